@@ -1,0 +1,208 @@
+"""The ASGI application: mounts the surfaces and renders every error in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic_core import to_json
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from imprint_sessions import __version__, ops
+from imprint_sessions.clock import Clock, SystemClock
+from imprint_sessions.config import Settings, get_settings
+from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
+from imprint_sessions.logs import configure_logging
+from imprint_sessions.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from imprint_sessions.partner_api import customer_sessions
+from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
+from imprint_sessions.secrets import SecretBox
+from imprint_sessions.services import Services
+from imprint_sessions.storage.db import Database, open_database
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """\
+A self-hostable implementation of Imprint's customer-session API.
+
+Authenticate with your API key as the HTTP Basic username and an empty password
+(`curl -u KEY:`), or with `Authorization: Bearer KEY`.
+"""
+
+
+def error_timestamp() -> str:
+    """Errors carry Spring's timestamp form, as in the seed's example: ``...22.923+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def render_error(path: str, status: int, details: list[str], **extra: Any) -> bytes:
+    """The flat error body shared by 400, 401, 403, 413, 429 and 5xx."""
+    error = _REASONS.get(status, "Error")
+    body = {"path": path, "details": details, "error": error, "status": status}
+    body["timestamp"] = error_timestamp()
+    body.update(extra)
+    return to_json(body)
+
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _error_response(request: Request, exc: ImprintError) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, NotFound):
+        body = to_json({"type": exc.type, "message": exc.message, "param": exc.param})
+    elif hasattr(exc, "type") and hasattr(exc, "message"):  # Conflict: {type, message}
+        body = to_json({"type": exc.type, "message": exc.message})
+    else:
+        extra: dict[str, Any] = {}
+        error_code = getattr(exc, "error_code", None)
+        if error_code:
+            extra["error_code"] = error_code
+        body = render_error(request.url.path, exc.status, exc.details, **extra)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="imprint", Bearer'
+    if isinstance(exc, RateLimited | ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(body, status_code=exc.status, media_type="application/json", headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def imprint_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ImprintError)
+        return _error_response(request, exc)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        details = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            details.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'is invalid').lower()}")
+        return Response(
+            render_error(request.url.path, 400, details), 400, media_type="application/json"
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = "no such endpoint" if exc.status_code == 404 else str(exc.detail).lower()
+        return Response(
+            render_error(request.url.path, exc.status_code, [f"path: {detail}"]),
+            exc.status_code,
+            media_type="application/json",
+            headers=exc.headers,
+        )
+
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return Response(
+            render_error(request.url.path, 500, ["server: an unexpected error occurred"]),
+            500,
+            media_type="application/json",
+        )
+
+    app.add_exception_handler(ImprintError, imprint_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Add what FastAPI cannot infer: the raw-bytes request body and both auth schemes."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        request_schema = CreateCustomerSessionRequest.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        schemas.update(request_schema.pop("$defs", {}))
+        schemas["CreateCustomerSessionRequest"] = request_schema
+        spec["components"]["securitySchemes"] = {
+            "basicAuth": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "HTTP Basic: the API key as username, empty password",
+            },
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "auth-scheme",
+                "description": "Bearer HTTP authentication. Allowed headers-- "
+                "Authorization: Bearer <api_key>",
+            },
+        }
+        for path, operations in spec["paths"].items():
+            if path.startswith("/v2/"):
+                for operation in operations.values():
+                    operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the service. The database opens in the lifespan, one pool per process."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database: Database = await open_database(settings, database_url)
+        app.state.services = Services(
+            settings=settings,
+            database=database,
+            box=SecretBox(settings.master_keys()),
+            clock=clock or SystemClock(),
+        )
+        try:
+            yield
+        finally:
+            await database.close()
+
+    app = FastAPI(
+        title="Imprint customer sessions",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    _install_openapi(app)
+    app.include_router(customer_sessions.router)
+    app.include_router(ops.router)
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes, render_error=render_error
+    )
+    app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
+    return create_app()

@@ -1,0 +1,154 @@
+"""Customer sessions: create (find or create the customer) and retrieve."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from imprint_sessions.clock import Clock
+from imprint_sessions.errors import CustomerNotFound, InvalidRequest, SessionNotFound
+from imprint_sessions.secrets import SecretBox, new_id
+from imprint_sessions.storage.records import (
+    CreateOutcome,
+    NewCustomer,
+    NewCustomerSession,
+    Principal,
+)
+from imprint_sessions.storage.repositories import Repositories
+
+DEFAULT_CURRENCY = "USD"
+# Fields of customer_history that become the profile of a customer the session creates.
+_PROFILE_FIELDS = ("email", "phone", "first_name", "last_name", "preferred_language")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCustomerSession:
+    """What the partner gets back: the seed's ``CustomerSession``."""
+
+    id: str
+    client_secret: str
+    expires_at: int
+    metadata_json: str | None
+    source: str | None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical_uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value)).upper()
+    except ValueError:
+        return None
+
+
+def _new_customer(history: dict[str, Any] | None) -> NewCustomer:
+    customer_id = new_id()
+    if not history:
+        return NewCustomer(id=customer_id)
+    account = {k: v for k, v in history.items() if k not in _PROFILE_FIELDS and k != "address"}
+    address = history.get("address")
+    return NewCustomer(
+        id=customer_id,
+        email=history.get("email"),
+        phone=history.get("phone"),
+        first_name=history.get("first_name"),
+        last_name=history.get("last_name"),
+        preferred_language=history.get("preferred_language"),
+        address_json=_dumps(address) if address else None,
+        account_history_json=_dumps(account) if account else None,
+    )
+
+
+async def create_customer_session(
+    repos: Repositories,
+    *,
+    clock: Clock,
+    box: SecretBox,
+    principal: Principal,
+    merchant_key: str | None,
+    ttl_seconds: int,
+    customer_id: str | None = None,
+    partner_customer_id: str | None = None,
+    transaction_amount: int | None = None,
+    transaction_currency: str | None = None,
+    customer_history: dict[str, Any] | None = None,
+    source: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> IssuedCustomerSession:
+    """Find or create the customer and start a session for it, in one atomic write.
+
+    - ``customer_id`` must be the caller's own customer (another partner's is "not found");
+    - ``partner_customer_id`` finds or creates that partner's customer (race-free);
+    - both given must name the same customer; neither creates a new customer;
+    - ``customer_history`` fills the profile of a customer created here and is always kept with
+      the session (for the application it leads to); an existing profile is never overwritten.
+    """
+    canonical_customer_id = None
+    if customer_id is not None:
+        canonical_customer_id = _canonical_uuid(customer_id)
+        if canonical_customer_id is None:
+            raise CustomerNotFound(customer_id)
+    if transaction_amount is not None and transaction_currency is None:
+        transaction_currency = DEFAULT_CURRENCY
+    now = clock.now_ms()
+    new = NewCustomerSession(
+        id=new_id(),
+        partner_id=principal.partner_id,
+        customer_id=canonical_customer_id,
+        partner_customer_id=partner_customer_id,
+        new_customer=_new_customer(customer_history),
+        merchant_key=merchant_key,
+        secret_key_id=box.current_kid,
+        transaction_amount=transaction_amount,
+        transaction_currency=transaction_currency,
+        customer_history_json=_dumps(customer_history) if customer_history else None,
+        source=source,
+        metadata_json=_dumps(metadata) if metadata is not None else None,
+        created_at=now,
+        expires_at=now + ttl_seconds * 1000,
+    )
+    outcome = await repos.create_customer_session(new)
+    if outcome is CreateOutcome.CUSTOMER_NOT_FOUND:
+        raise CustomerNotFound(customer_id or "")
+    if outcome is CreateOutcome.CUSTOMER_MISMATCH:
+        raise InvalidRequest(
+            "customer_id: names a different customer than partner_customer_id",
+            "partner_customer_id: names a different customer than customer_id",
+        )
+    secret = box.client_secret(new.id, new.secret_key_id)
+    assert secret is not None  # minted with the current key, which is always configured
+    return IssuedCustomerSession(
+        id=new.id,
+        client_secret=secret,
+        expires_at=new.expires_at,
+        metadata_json=new.metadata_json,
+        source=source,
+    )
+
+
+async def get_customer_session(
+    repos: Repositories, *, box: SecretBox, principal: Principal, customer_session_id: str
+) -> IssuedCustomerSession:
+    """The caller's own session, with its client secret re-derived; anything else is not found."""
+    canonical = _canonical_uuid(customer_session_id)
+    record = (
+        await repos.get_customer_session(principal.partner_id, canonical) if canonical else None
+    )
+    if record is None:
+        raise SessionNotFound(customer_session_id)
+    secret = box.client_secret(record.id, record.secret_key_id)
+    if secret is None:
+        # Minted under a master key that has since been retired: it can no longer be verified
+        # either, so the session is as good as gone.
+        raise SessionNotFound(customer_session_id)
+    return IssuedCustomerSession(
+        id=record.id,
+        client_secret=secret,
+        expires_at=record.expires_at,
+        metadata_json=record.metadata_json,
+        source=record.source,
+    )

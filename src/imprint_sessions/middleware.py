@@ -1,0 +1,206 @@
+"""Pure ASGI middlewares: request ids with the access log, and the request body size limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from urllib.parse import unquote_plus
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imprint_sessions.logs import request_id_var
+
+__all__ = ["BodySizeLimitMiddleware", "RequestIdMiddleware", "new_request_id"]
+
+access_logger = logging.getLogger("imprint_sessions.access")
+
+_REQUEST_ID_HEADER = b"request-id"
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+_MAX_LOGGED_QUERY_KEYS = 50
+
+
+def new_request_id() -> str:
+    """A fresh request id: ``req_`` and 24 hex characters."""
+    return "req_" + secrets.token_hex(12)
+
+
+def _query_keys(query_string: bytes) -> list[str]:
+    """The parameter names of a query string, sorted and unique; never the values."""
+    if not query_string:
+        return []
+    names = {
+        unquote_plus(part.split("=", 1)[0])
+        for part in query_string.decode("latin-1").split("&")
+        if part
+    }
+    return sorted(names)[:_MAX_LOGGED_QUERY_KEYS]
+
+
+class RequestIdMiddleware:
+    """Gives each HTTP request an id (the caller's ``Request-Id`` if well formed), exposes it to
+    logging through ``request_id_var``, echoes it as a response header and writes one access log
+    line. Put it outermost so every response, errors and 413s included, carries the header.
+    """
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        request_id: str | None = None
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID_HEADER:
+                if _VALID_REQUEST_ID.fullmatch(value):
+                    request_id = value.decode("ascii")
+                break
+        if request_id is None:
+            request_id = new_request_id()
+        id_header = (_REQUEST_ID_HEADER, request_id.encode("ascii"))
+
+        status: int | None = None
+        bytes_sent = 0
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status, bytes_sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))  # a copy: the app may reuse its list
+                if not any(name.lower() == _REQUEST_ID_HEADER for name, _ in headers):
+                    headers.append(id_header)
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                bytes_sent += len(message.get("body", b""))
+            await send(message)
+
+        token = request_id_var.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except BaseException:
+            if status is None:
+                status = 500  # what the server will answer for the escaped exception
+            raise
+        finally:
+            if self.access_log:
+                self._log(scope, status, bytes_sent, started)
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _log(scope: Scope, status: int | None, bytes_sent: int, started: float) -> None:
+        method: str = scope["method"]
+        path: str = scope["path"]  # never the query string: it can carry a client secret
+        client = scope.get("client")
+        access_logger.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "method": method,
+                "path": path,
+                "query_keys": _query_keys(scope.get("query_string", b"")),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "client_ip": client[0] if client else None,
+                "bytes_sent": bytes_sent,
+            },
+        )
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 to a POST/PUT/PATCH/DELETE whose body is larger than ``max_body_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before any of the body is read. A body
+    without one (chunked) is read into memory up to the limit, so the app is called only once the
+    whole body is known to fit, and then sees it as a single message. ``render_error(path,
+    status, details)`` returns the JSON error body, in the same envelope as every other error.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        render_error: Callable[[str, int, list[str]], bytes],
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.render_error = render_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+
+        content_length = _content_length(scope)
+        if content_length is not None:
+            # The server delivers exactly Content-Length bytes, so a length within the limit
+            # needs no counting and the body streams through untouched.
+            if content_length > self.max_body_bytes:
+                await self._send_too_large(scope, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect: let the app see it
+                replay = [message]
+                break
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await self._send_too_large(scope, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+                break
+
+        async def replay_body() -> Message:
+            if replay:
+                return replay.pop()
+            return await receive()
+
+        await self.app(scope, replay_body, send)
+
+    async def _send_too_large(self, scope: Scope, send: Send) -> None:
+        body = self.render_error(
+            scope["path"], 413, [f"body: must be at most {self.max_body_bytes} bytes"]
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode("ascii")),
+                    # The rest of the body is never read, so the connection cannot be reused.
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The declared body length, or None when absent or unreadable (then the body is counted)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

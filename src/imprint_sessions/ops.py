@@ -1,0 +1,27 @@
+"""``/healthz`` (the process is up) and ``/readyz`` (the database answers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from imprint_sessions.deps import Svc
+from imprint_sessions.partner_api.errors_doc import error_responses
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/healthz", operation_id="healthz", responses={200: {"description": "Up"}})
+async def healthz() -> Response:
+    """The process is up (it does not touch the database)."""
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    responses={200: {"description": "Ready"}, **error_responses(503)},
+)
+async def readyz(services: Svc) -> Response:
+    """The database answers; a load balancer should route here only when this is 200."""
+    await services.database.repositories.ping()
+    return Response(b'{"status":"ready"}', media_type="application/json")

@@ -1,0 +1,1 @@
+"""Server-to-server surface: partner API routes, authenticated by API key."""

@@ -1,0 +1,61 @@
+"""API-key authentication for the partner surface: HTTP Basic (key as username) or Bearer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from imprint_sessions.deps import Svc
+from imprint_sessions.errors import Forbidden, InvalidRequest
+from imprint_sessions.storage.records import Principal
+
+MERCHANT_KEY_HEADER = "x-imprint-merchant-key"
+
+
+def api_key_from_authorization(header: str | None) -> str | None:
+    """The key in ``Basic base64(key:)`` / ``Basic base64(key)`` or ``Bearer key``; else None."""
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    scheme = scheme.lower()
+    credentials = credentials.strip()
+    if scheme == "bearer":
+        return credentials or None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[0] or None
+    return None
+
+
+async def authenticate_partner(request: Request, services: Svc) -> Principal:
+    """Resolve the API key to its partner, or raise the one 401 every failure shares."""
+    api_key = api_key_from_authorization(request.headers.get("authorization"))
+    principal = await services.authenticator.authenticate(services.database.repositories, api_key)
+    request.state.principal = principal
+    return principal
+
+
+PartnerAuth = Annotated[Principal, Depends(authenticate_partner)]
+
+
+def resolve_merchant_key(request: Request, principal: PartnerAuth) -> str | None:
+    """The product this request is for: a partner with several must name one."""
+    requested = request.headers.get(MERCHANT_KEY_HEADER)
+    if requested is not None:
+        if requested not in principal.merchant_keys:
+            raise Forbidden(f"{MERCHANT_KEY_HEADER}: is not a merchant key of this partner")
+        return requested
+    if len(principal.merchant_keys) > 1:
+        raise InvalidRequest(
+            f"{MERCHANT_KEY_HEADER}: required, this partner has several merchant keys"
+        )
+    return principal.merchant_keys[0] if principal.merchant_keys else None
+
+
+MerchantKey = Annotated[str | None, Depends(resolve_merchant_key)]

@@ -1,0 +1,30 @@
+"""OpenAPI descriptions of every error status, so the served spec documents each one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imprint_sessions.partner_api.schemas import ConflictError, InvalidRequestError, NotFoundError
+
+_DESCRIPTIONS = {
+    400: "Invalid request",
+    401: "Missing, malformed, unknown or revoked credential",
+    403: "The credential may not act for this merchant key",
+    404: "Not found (another partner's ids are indistinguishable from missing ones)",
+    409: "Conflict",
+    413: "Request body over the documented size limit",
+    429: "Rate limited; see Retry-After",
+    503: "Temporarily unavailable; see Retry-After",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model: type[Any] = InvalidRequestError
+        if status == 404:
+            model = NotFoundError
+        elif status == 409:
+            model = ConflictError
+        responses[status] = {"description": _DESCRIPTIONS[status], "model": model}
+    return responses

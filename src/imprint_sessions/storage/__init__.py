@@ -1,0 +1,1 @@
+"""Persistence: the schema, the migrations and the repositories over PostgreSQL and SQLite."""

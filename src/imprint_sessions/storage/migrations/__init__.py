@@ -1,0 +1,1 @@
+"""Alembic migrations; ``imprint-sessions db upgrade`` applies them."""

@@ -1,0 +1,240 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), the app over ASGI, and a leak registry.
+
+PostgreSQL tests run when ``IMPRINT_TEST_DATABASE_URL`` points at a server (a fresh database is
+created for the run and dropped after); without it they skip, unless ``CI`` is set, where a
+missing database fails the run instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from imprint_sessions.app import create_app
+from imprint_sessions.clock import ManualClock
+from imprint_sessions.config import Settings
+from imprint_sessions.domain import partners
+from imprint_sessions.secrets import SecretBox
+from imprint_sessions.services import Services
+from imprint_sessions.storage import migrate
+
+TEST_SECRET_KEY = "test-master-key-" + "x" * 32
+IN_CI = bool(os.environ.get("CI"))
+PG_ADMIN_URL = os.environ.get("IMPRINT_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+# -- the leak registry ----------------------------------------------------------------------------
+@dataclass
+class LeakRegistry:
+    """Every credential the suite issued, every log line it produced, every database it wrote."""
+
+    issued: set[str] = field(default_factory=set)
+    log_stream: io.StringIO = field(default_factory=io.StringIO)
+    sqlite_paths: set[Path] = field(default_factory=set)
+    pg_urls: set[str] = field(default_factory=set)
+    extra_logs: list[str] = field(default_factory=list)
+
+    def remember(self, credential: str) -> None:
+        self.issued.add(credential)
+
+    def forms(self, credential: str) -> list[str]:
+        """The raw credential and the encodings it could hide in."""
+        return [
+            credential,
+            urllib.parse.quote(credential, safe=""),
+            base64.b64encode(credential.encode()).decode(),
+            base64.b64encode(f"{credential}:".encode()).decode(),
+        ]
+
+    def logs(self) -> str:
+        return self.log_stream.getvalue() + "\n".join(self.extra_logs)
+
+
+_REGISTRY = LeakRegistry()
+_SECRET_RE = re.compile(r'"client_secret":"([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def leak_registry() -> LeakRegistry:
+    return _REGISTRY
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _capture_all_logs() -> Iterator[None]:
+    """Every JSON log line of the suite goes to the registry too (at DEBUG)."""
+    from imprint_sessions.logs import configure_logging
+
+    configure_logging("DEBUG")
+    for noisy in ("httpcore", "httpx", "hpack", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root = logging.getLogger()
+    formatter = root.handlers[0].formatter
+    handler = logging.StreamHandler(_REGISTRY.log_stream)
+    handler.setFormatter(formatter)
+    for existing_filter in root.handlers[0].filters:
+        handler.addFilter(existing_filter)
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+
+
+# -- databases ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    if not PG_ADMIN_URL:
+        if IN_CI:
+            pytest.fail("CI is set but IMPRINT_TEST_DATABASE_URL is not: PostgreSQL tests must run")
+        pytest.skip("IMPRINT_TEST_DATABASE_URL is not set")
+    import psycopg
+
+    name = f"imprint_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    url = f"{base}/{name}"
+    migrate.upgrade(url)
+    _REGISTRY.pg_urls.add(url)
+    yield url
+    if os.environ.get("IMPRINT_TEST_KEEP_DATABASE"):
+        return
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated database of each backend. PostgreSQL is shared by the run: tests isolate
+    themselves by creating their own partner (every row belongs to one)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_database_url")
+        return url
+    path = tmp_path / "imprint.sqlite3"
+    shutil.copy(sqlite_template, path)
+    _REGISTRY.sqlite_paths.add(path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        env="sandbox",
+        data_dir=tmp_path / "data",
+        secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+        database_url=database_url,
+        log_level="DEBUG",
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(time.time_ns() // 1_000_000)
+
+
+# -- the app --------------------------------------------------------------------------------------
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Harness:
+    app: Any
+    client: httpx.AsyncClient
+    services: Services
+
+    async def new_partner(self, *, merchant_keys: list[str] | None = None) -> tuple[str, str]:
+        """A fresh partner and one API key for it: ``(partner_id, api_key)``."""
+        repos = self.services.database.repositories
+        partner = await partners.create_partner(
+            repos,
+            clock=self.services.clock,
+            name=f"partner {secrets.token_hex(3)}",
+            merchant_keys=merchant_keys or [],
+        )
+        issued = await partners.create_api_key(
+            repos,
+            clock=self.services.clock,
+            box=self.services.box,
+            env=self.services.settings.env,
+            partner_id=partner.id,
+        )
+        _REGISTRY.remember(issued.api_key)
+        return partner.id, issued.api_key
+
+
+async def _remember_secrets(response: httpx.Response) -> None:
+    await response.aread()
+    for match in _SECRET_RE.finditer(response.text):
+        _REGISTRY.remember(match.group(1))
+
+
+@pytest.fixture
+async def harness(settings: Settings, clock: ManualClock) -> AsyncIterator[Harness]:
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            event_hooks={"response": [_remember_secrets]},
+        ) as client:
+            yield Harness(app=app, client=client, services=app.state.services)
+
+
+@pytest.fixture
+def box() -> SecretBox:
+    return SecretBox([TEST_SECRET_KEY.encode()])
+
+
+# -- inspecting what was written (tests read the database directly, never through the app) --------
+class DatabaseInspector:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        """Run one query with ``?`` placeholders on either backend and return the first value."""
+        if self.url.startswith("postgresql"):
+            import psycopg
+
+            with psycopg.connect(self.url) as conn:
+                row = conn.execute(sql.replace("?", "%s"), params).fetchone()
+        else:
+            import sqlite3
+
+            conn = sqlite3.connect(self.url.split(":///", 1)[1])
+            try:
+                row = conn.execute(sql, params).fetchone()
+            finally:
+                conn.close()
+        return row[0] if row else None
+
+    def count(self, table: str, partner_id: str) -> int:
+        # Table names come from the tests themselves, never from input.
+        return int(self.scalar(f"SELECT count(*) FROM {table} WHERE partner_id = ?", partner_id))
+
+
+@pytest.fixture
+def inspector(database_url: str) -> DatabaseInspector:
+    return DatabaseInspector(database_url)

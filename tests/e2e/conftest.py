@@ -1,0 +1,139 @@
+"""Real processes on loopback: the console script, started and stopped like an operator would."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import _REGISTRY, IN_CI, PG_ADMIN_URL
+
+BIN = Path(sys.executable).parent / "imprint-sessions"
+KEY_RE = re.compile(r"isk_test_[A-Za-z0-9_-]{43}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    stdout_path: Path
+    stderr_path: Path
+    env: dict[str, str]
+    pids_seen: list[int] = field(default_factory=list)
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def api_key(self) -> str:
+        match = KEY_RE.search(self.stdout())
+        assert match, self.stdout()
+        _REGISTRY.remember(match.group(0))
+        return match.group(0)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        _REGISTRY.extra_logs.append(self.stderr())
+        return self.process.returncode
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    _REGISTRY.extra_logs.append(result.stderr)
+    return result
+
+
+@dataclass
+class Deployment:
+    """A data directory and a database of its own, and the environment naming them."""
+
+    env: dict[str, str]
+    tmp: Path
+    servers: list[Server] = field(default_factory=list)
+
+    def start(self, *args: str, wait: bool = True) -> Server:
+        port = free_port()
+        out, err = self.tmp / f"serve-{port}.out", self.tmp / f"serve-{port}.err"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            process = subprocess.Popen(
+                [str(BIN), "serve", "--port", str(port), *args],
+                env=self.env,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        server = Server(process, f"http://127.0.0.1:{port}", out, err, self.env)
+        self.servers.append(server)
+        if wait:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                assert process.poll() is None, server.stderr()
+                try:
+                    if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
+                        return server
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            raise AssertionError(f"server did not become ready:\n{server.stderr()}")
+        return server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPRINT_")}
+    env.update(
+        IMPRINT_ENV="sandbox",
+        IMPRINT_DATA_DIR=str(tmp_path / "data"),
+        IMPRINT_LOG_LEVEL="DEBUG",
+    )
+    dbname = None
+    if request.param == "postgresql":
+        if not PG_ADMIN_URL:
+            if IN_CI:
+                pytest.fail("CI is set but IMPRINT_TEST_DATABASE_URL is not")
+            pytest.skip("IMPRINT_TEST_DATABASE_URL is not set")
+        import psycopg
+
+        dbname = f"imprint_e2e_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{dbname}"')
+        env["IMPRINT_DATABASE_URL"] = f"{PG_ADMIN_URL.rpartition('/')[0]}/{dbname}"
+        upgraded = cli(env, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        _REGISTRY.pg_urls.add(env["IMPRINT_DATABASE_URL"])
+    else:
+        _REGISTRY.sqlite_paths.add(tmp_path / "data" / "imprint.sqlite3")
+    deployment = Deployment(env=env, tmp=tmp_path)
+    yield deployment
+    for server in deployment.servers:
+        if server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(5)
+    # PostgreSQL e2e databases are kept until the leak sweep has dumped them; it drops them.
