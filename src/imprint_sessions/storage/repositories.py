@@ -1,8 +1,8 @@
 """The repository interface: every query the domain may make, named for its intent.
 
-Two implementations: ``postgres.PostgresRepositories`` (asyncpg) and ``sqlite.SqliteRepositories``
-(stdlib sqlite3 on a worker thread). Each method is atomic on its own; inside a unit of work it
-joins that transaction instead.
+One protocol per resource, composed into ``Repositories``. Two implementations, each one mixin
+module per resource: ``postgres/`` (asyncpg) and ``sqlite/`` (stdlib sqlite3 on worker threads).
+Each method is atomic on its own; inside a unit of work it joins that transaction instead.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from imprint_sessions.storage.records import (
 )
 
 
-class Repositories(Protocol):
-    # -- partners and keys (cold paths: CLI and authentication) --------------------------------
+class PartnerRepository(Protocol):
+    """Partners and API keys (cold paths: the CLI and authentication)."""
+
     async def create_partner(self, partner: Partner) -> None: ...
 
     async def get_partner(self, partner_id: str) -> Partner | None: ...
@@ -37,12 +38,18 @@ class Repositories(Protocol):
 
     async def find_principal_by_key_hashes(self, key_hashes: list[str]) -> Principal | None: ...
 
-    # -- customer sessions (the hot path) ----------------------------------------------------
+
+class CustomerSessionRepository(Protocol):
+    """Customer sessions (the hot path)."""
+
     async def create_customer_session(self, new: NewCustomerSession) -> CreateOutcome: ...
 
     async def get_customer_session(
         self, partner_id: str, customer_session_id: str
     ) -> CustomerSession | None: ...
 
-    # -- tests and operations ------------------------------------------------------------------
+
+class Repositories(PartnerRepository, CustomerSessionRepository, Protocol):
+    """Everything the domain may ask of the store: one protocol per resource, composed here."""
+
     async def ping(self) -> None: ...

@@ -1,0 +1,108 @@
+"""The sqlite3 plumbing every SQLite repository shares: one connection per thread, atomic writes.
+
+Each connection lives on its own thread, so the event loop never waits on the disk; a repository
+method is one hop to that thread. WAL lets readers run beside the single writer; every write starts
+with ``BEGIN IMMEDIATE`` so a read-then-write never upgrades its lock mid-transaction (the cause of
+"database is locked"), and ``busy_timeout`` queues writers from other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from imprint_sessions.errors import ServiceUnavailable
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def atomic(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in the open transaction, or in its own ``BEGIN IMMEDIATE`` one."""
+    if conn.in_transaction:
+        return work(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+class Handle:
+    """One connection and the one thread allowed to touch it."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._path = path
+        self._synchronous = synchronous
+        self.conn: sqlite3.Connection | None = None
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._call, work)
+        except sqlite3.OperationalError as exc:
+            # Only contention is temporary; anything else (a missing table, a broken disk) is a
+            # real fault and must surface as one.
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise ServiceUnavailable("database: busy, try again") from exc
+            raise
+
+    def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self.conn is None:
+            self.conn = connect(self._path, self._synchronous)
+        return work(self.conn)
+
+    async def close(self) -> None:
+        def _close(conn: sqlite3.Connection) -> None:
+            conn.close()
+
+        if self.conn is not None:
+            await self.run(_close)
+        self._executor.shutdown(wait=True)
+
+
+class Runner:
+    def __init__(self, pool: asyncio.Queue[Handle], handle: Handle | None = None) -> None:
+        self._pool = pool
+        self._handle = handle
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._handle is not None:
+            return await self._handle.run(work)
+        handle = await self._pool.get()
+        try:
+            return await handle.run(work)
+        finally:
+            self._pool.put_nowait(handle)
+
+    async def read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return await self.run(lambda conn: conn.execute(sql, args).fetchall())
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self.run(lambda conn: atomic(conn, work))
+
+
+class LiteRepository:
+    """Base of the per-resource repository mixins: one ``Runner``."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
