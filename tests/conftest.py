@@ -82,12 +82,12 @@ def _capture_all_logs() -> Iterator[None]:
     configure_logging("DEBUG")
     for noisy in ("httpcore", "httpx", "hpack", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from imprint_sessions.logs import JsonFormatter
+
     root = logging.getLogger()
-    formatter = root.handlers[0].formatter
+    # The service's own formatter (JSON, redacted), not pytest's capture handler's.
     handler = logging.StreamHandler(_REGISTRY.log_stream)
-    handler.setFormatter(formatter)
-    for existing_filter in root.handlers[0].filters:
-        handler.addFilter(existing_filter)
+    handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     yield
     root.removeHandler(handler)
@@ -238,3 +238,36 @@ class DatabaseInspector:
 @pytest.fixture
 def inspector(database_url: str) -> DatabaseInspector:
     return DatabaseInspector(database_url)
+
+
+# -- Redis (shared rate limits) -----------------------------------------------------------------
+REDIS_TEST_URL = os.environ.get("IMPRINT_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """``IMPRINT_TEST_REDIS_URL``, checked to answer. Without it (or if Redis does not answer) the
+    test skips, except under ``CI``, where it fails. Tests share the server: each must use a key
+    prefix of its own and flush nothing."""
+    if not REDIS_TEST_URL:
+        if IN_CI:
+            pytest.fail("CI is set but IMPRINT_TEST_REDIS_URL is not: Redis tests must run")
+        pytest.skip("IMPRINT_TEST_REDIS_URL is not set")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"CI is set but Redis does not answer at IMPRINT_TEST_REDIS_URL: {exc}")
+        pytest.skip(f"Redis does not answer at IMPRINT_TEST_REDIS_URL: {exc}")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix no other test or run shares."""
+    return f"imprint-test-{secrets.token_hex(6)}:"

@@ -16,16 +16,36 @@ from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imprint_sessions import __version__, ops
+from imprint_sessions.client_api import routes as client_api_routes
+from imprint_sessions.client_api.cors import ClientCorsMiddleware
+from imprint_sessions.client_api.routes import add_client_api_openapi
 from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
+from imprint_sessions.hosted import routes as hosted_routes
 from imprint_sessions.logs import configure_logging
-from imprint_sessions.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from imprint_sessions.partner_api import customer_sessions
+from imprint_sessions.middleware import (
+    REQUEST_ID_SCOPE_KEY,
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+)
+from imprint_sessions.partner_api import (
+    customer_sessions,
+    customers,
+    keys,
+    payment_methods,
+    simulate_application,
+)
+from imprint_sessions.partner_api import webhooks as partner_webhooks
+from imprint_sessions.partner_api.openapi import add_partner_api_openapi
 from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
+from imprint_sessions.ratelimit import build_rate_limiter
 from imprint_sessions.secrets import SecretBox
 from imprint_sessions.services import Services
 from imprint_sessions.storage.db import Database, open_database
+from imprint_sessions.storage.urls import backend
+from imprint_sessions.validation import error_details
+from imprint_sessions.webhooks.worker import InProcessWorker, WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +79,7 @@ _REASONS = {
     405: "Method Not Allowed",
     409: "Conflict",
     413: "Payload Too Large",
+    422: "Unprocessable Entity",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -72,11 +93,7 @@ def _error_response(request: Request, exc: ImprintError) -> Response:
     elif hasattr(exc, "type") and hasattr(exc, "message"):  # Conflict: {type, message}
         body = to_json({"type": exc.type, "message": exc.message})
     else:
-        extra: dict[str, Any] = {}
-        error_code = getattr(exc, "error_code", None)
-        if error_code:
-            extra["error_code"] = error_code
-        body = render_error(request.url.path, exc.status, exc.details, **extra)
+        body = render_error(request.url.path, exc.status, exc.details, **exc.body_extra())
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="imprint", Bearer'
     if isinstance(exc, RateLimited | ServiceUnavailable):
@@ -91,10 +108,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        details = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            details.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'is invalid').lower()}")
+        # The same wording as a body's errors; "query", "path", ... are not part of the name.
+        details = error_details(
+            {**err, "loc": tuple(err.get("loc", ()))[1:] or ("request",)} for err in exc.errors()
+        )
         return Response(
             render_error(request.url.path, 400, details), 400, media_type="application/json"
         )
@@ -110,11 +127,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     async def unexpected_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
+        # Starlette runs this outside RequestIdMiddleware, which left the id in the scope.
+        request_id: str | None = request.scope.get(REQUEST_ID_SCOPE_KEY)
+        log.exception("unhandled error", extra={"request_id": request_id})
         return Response(
             render_error(request.url.path, 500, ["server: an unexpected error occurred"]),
             500,
             media_type="application/json",
+            headers={"Request-Id": request_id} if request_id else None,
         )
 
     app.add_exception_handler(ImprintError, imprint_error)
@@ -156,6 +176,8 @@ def _install_openapi(app: FastAPI) -> None:
             if path.startswith("/v2/"):
                 for operation in operations.values():
                     operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
+        add_client_api_openapi(spec)  # its own bodies, and its own credential
+        add_partner_api_openapi(spec)  # issue 5's bodies; no FastAPI 422 on /v2/
         app.openapi_schema = spec
         return spec
 
@@ -167,23 +189,48 @@ def create_app(
     *,
     database_url: str | None = None,
     clock: Clock | None = None,
+    webhook_worker: bool = False,
 ) -> FastAPI:
-    """Build the service. The database opens in the lifespan, one pool per process."""
+    """Build the service. The database opens in the lifespan, one pool per process.
+
+    ``webhook_worker``: also deliver webhooks from this process (``serve`` decides; see
+    ``serve_runs_webhook_worker``).
+    """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database: Database = await open_database(settings, database_url)
+        rate_limiter = build_rate_limiter(settings)
         app.state.services = Services(
             settings=settings,
             database=database,
             box=SecretBox(settings.master_keys()),
             clock=clock or SystemClock(),
+            rate_limiter=rate_limiter,
+        )
+        worker = (
+            InProcessWorker(
+                WebhookWorker.from_settings(
+                    database,
+                    settings,
+                    box=app.state.services.box,
+                    clock=app.state.services.clock,
+                    targets=app.state.services.webhook_targets,
+                ),
+                database_url=database_url or settings.resolved_database_url,
+            )
+            if webhook_worker
+            else None
         )
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            if rate_limiter is not None:
+                await rate_limiter.close()
             await database.close()
 
     app = FastAPI(
@@ -195,7 +242,15 @@ def create_app(
     _install_error_handlers(app)
     _install_openapi(app)
     app.include_router(customer_sessions.router)
+    app.include_router(partner_webhooks.router)
+    app.include_router(simulate_application.router)
+    app.include_router(customers.router)
+    app.include_router(payment_methods.router)
+    app.include_router(keys.router)
     app.include_router(ops.router)
+    app.include_router(hosted_routes.router)
+    app.include_router(client_api_routes.router)
+    app.add_middleware(ClientCorsMiddleware, render_error=render_error)
     app.add_middleware(
         BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes, render_error=render_error
     )
@@ -203,6 +258,15 @@ def create_app(
     return app
 
 
+def serve_runs_webhook_worker(settings: Settings) -> bool:
+    """``IMPRINT_SERVE_WEBHOOK_WORKER``: ``on``, ``off``, or ``auto`` (only on the embedded SQLite,
+    so the single command does everything; on PostgreSQL run ``imprint-sessions worker``)."""
+    if settings.serve_webhook_worker == "auto":
+        return backend(settings.resolved_database_url) == "sqlite"
+    return settings.serve_webhook_worker == "on"
+
+
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    return create_app()
+    settings = get_settings()
+    return create_app(settings, webhook_worker=serve_runs_webhook_worker(settings))

@@ -1,10 +1,13 @@
-"""The admin CLI: ``serve``, ``db upgrade``, ``partners`` and ``keys``."""
+"""The admin CLI: ``serve``, ``worker``, ``db upgrade``, ``partners``, ``keys``, ``webhooks``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import shlex
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -69,6 +72,7 @@ def _partner_json(partner: Partner) -> dict[str, Any]:
         "id": partner.id,
         "name": partner.name,
         "merchant_keys": list(partner.merchant_keys),
+        "allowed_origins": list(partner.allowed_origins),
         "created_at": rfc3339_ms(partner.created_at),
     }
 
@@ -96,13 +100,25 @@ def partners_create(
         list[str] | None,
         typer.Option("--merchant-key", help="A product's merchant key (repeatable)."),
     ] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--origin",
+            help="A browser origin (https://shop.example[:port]) allowed to call the client "
+            "API (repeatable).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a partner."""
 
     async def work(database: Database, settings: Settings) -> Partner:
         return await partners_domain.create_partner(
-            database.repositories, clock=SystemClock(), name=name, merchant_keys=merchant_key or []
+            database.repositories,
+            clock=SystemClock(),
+            name=name,
+            merchant_keys=merchant_key or [],
+            allowed_origins=origin or [],
         )
 
     partner = _with_database(work)
@@ -230,6 +246,8 @@ def _banner(settings: Settings, base_url: str, api_key: str | None) -> str:
             "The sandbox key was printed on the first start. Make another with:",
             "  imprint-sessions partners list && imprint-sessions keys create --partner ID",
         ]
+    if settings.sandbox:
+        lines.append(f"Demo shop: {base_url}/demo")
     lines += [f"API docs: {base_url}/docs", ""]
     return "\n".join(lines)
 
@@ -239,10 +257,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    with_worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--with-worker/--no-worker",
+            help="Deliver webhooks from this command too. Default: on the embedded SQLite only "
+            "(one delivering process per database, whatever --workers says); on PostgreSQL run "
+            "`imprint-sessions worker` or pass --with-worker (each process then shares the work).",
+        ),
+    ] = None,
 ) -> None:
     """Run the API. On the embedded default (SQLite) it applies migrations first."""
     import uvicorn
 
+    if with_worker is not None:  # read by each server process's create_app_from_env
+        os.environ["IMPRINT_SERVE_WEBHOOK_WORKER"] = "on" if with_worker else "off"
+        get_settings.cache_clear()
     settings = get_settings()
     _migrate_embedded(settings)
     api_key = asyncio.run(_bootstrap_sandbox(settings)) if settings.sandbox else None
@@ -271,3 +301,259 @@ def _main() -> None:
 
 def main() -> None:
     app()
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+webhooks_app = typer.Typer(help="Webhook endpoints, their events and deliveries.")
+app.add_typer(webhooks_app, name="webhooks")
+
+
+def _webhook_json(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    partner: Annotated[str, typer.Option("--partner", help="The partner's id.")],
+    url: Annotated[str, typer.Option("--url", help="Where to POST events.")],
+    events: Annotated[
+        list[str] | None,
+        typer.Option("--events", help="APPLICATION or PAYMENT_METHOD (repeatable; default all)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a webhook endpoint. Its signing secret is printed once and never stored."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+    from imprint_sessions.partner_api.webhooks import render_endpoint
+    from imprint_sessions.webhooks.targets import TargetPolicy
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        repos = database.repositories
+        found = await repos.get_partner(partner.upper())
+        if found is None:
+            raise ImprintError(f"partner {partner} not found")
+        clock = SystemClock()
+        issued = await webhooks_domain.create_webhook_endpoint(
+            repos,
+            clock=clock,
+            box=SecretBox(settings.master_keys()),
+            targets=TargetPolicy(production=not settings.sandbox),
+            partner_id=found.id,
+            url=url,
+            event_types=events,
+        )
+        wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
+        return _webhook_json(wire)
+
+    created = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(created))
+    else:
+        typer.echo(
+            f"created webhook endpoint {created['id']}\n{created['secret']}\n"
+            "(the signing secret is shown once: keep it now)"
+        )
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    partner: Annotated[str, typer.Option("--partner", help="The partner's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List a partner's webhook endpoints (secrets are never shown again)."""
+    from imprint_sessions.partner_api.webhooks import render_endpoint
+
+    async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
+        found = await database.repositories.list_webhook_endpoints(partner.upper())
+        now = SystemClock().now_ms()
+        return [_webhook_json(render_endpoint(e, now=now)) for e in found]
+
+    found = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(found))
+    for endpoint in [] if as_json else found:
+        types = ",".join(endpoint["event_types"])
+        typer.echo(f"{endpoint['id']}  {endpoint['status']}  {types}  {endpoint['url']}")
+
+
+@webhooks_app.command("disable")
+def webhooks_disable(endpoint_id: str, as_json: JsonFlag = False) -> None:
+    """Disable an endpoint: nothing more is sent to it; pending deliveries are given up."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+    from imprint_sessions.partner_api.webhooks import render_endpoint
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        clock = SystemClock()
+        endpoint = await webhooks_domain.disable_webhook_endpoint(
+            database.repositories, clock=clock, partner_id=None, endpoint_id=endpoint_id
+        )
+        return _webhook_json(render_endpoint(endpoint, now=clock.now_ms()))
+
+    disabled = _with_database(work)
+    typer.echo(json.dumps(disabled) if as_json else f"disabled {disabled['id']}")
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate_secret(
+    endpoint_id: str,
+    grace_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--grace-seconds",
+            min=0,
+            help="How long the old secret also signs (default: 86400 or the setting).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue a new signing secret (printed once); the old one signs too for a grace period."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+    from imprint_sessions.partner_api.webhooks import render_endpoint
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        clock = SystemClock()
+        issued = await webhooks_domain.rotate_webhook_secret(
+            database.repositories,
+            clock=clock,
+            box=SecretBox(settings.master_keys()),
+            partner_id=None,
+            endpoint_id=endpoint_id,
+            grace_seconds=(
+                grace_seconds
+                if grace_seconds is not None
+                else settings.webhook_secret_grace_seconds
+            ),
+        )
+        wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
+        return _webhook_json(wire)
+
+    rotated = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(rotated))
+    else:
+        until = rotated.get("previous_secret_expires_at", "now")
+        typer.echo(
+            f"rotated {rotated['id']}\n{rotated['secret']}\n"
+            f"(shown once; the previous secret also signs until {until})"
+        )
+
+
+@webhooks_app.command("events")
+def webhooks_events(
+    partner: Annotated[str, typer.Option("--partner", help="The partner's id.")],
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    starting_after: Annotated[str | None, typer.Option("--starting-after")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a partner's events, oldest first."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+    from imprint_sessions.partner_api.webhooks import render_event
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        page = await webhooks_domain.list_webhook_events(
+            database.repositories,
+            partner_id=partner.upper(),
+            limit=limit,
+            starting_after=starting_after,
+        )
+        return {
+            "data": [_webhook_json(render_event(e)) for e in page.items],
+            "has_more": page.has_more,
+            "total": page.total,
+        }
+
+    page = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(page))
+    for event in [] if as_json else page["data"]:
+        typer.echo(f"{event['id']}  {event['created_at']}  {event['object']}")
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(event_id: str, as_json: JsonFlag = False) -> None:
+    """Show an event's deliveries and every attempt."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+    from imprint_sessions.partner_api.webhooks import render_delivery_with_attempts
+
+    async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
+        found = await webhooks_domain.list_event_deliveries(
+            database.repositories, partner_id=None, event_id=event_id
+        )
+        return [_webhook_json(render_delivery_with_attempts(d)) for d in found]
+
+    found = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(found))
+    for delivery in [] if as_json else found:
+        typer.echo(
+            f"{delivery['id']}  {delivery['status']}  endpoint {delivery['endpoint_id']}  "
+            f"{delivery['attempt_count']} attempt(s)"
+        )
+        for attempt in delivery["attempts"]:
+            outcome = attempt.get("http_status") or attempt.get("error", "")
+            typer.echo(f"    {attempt['attempted_at']}  {outcome}  {attempt['duration_ms']} ms")
+
+
+@webhooks_app.command("replay")
+def webhooks_replay(delivery_id: str, as_json: JsonFlag = False) -> None:
+    """Send a delivered or dead delivery's event again (a new delivery, the same event id)."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+    from imprint_sessions.partner_api.webhooks import render_delivery
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        replay = await webhooks_domain.replay_webhook_delivery(
+            database.repositories, clock=SystemClock(), partner_id=None, delivery_id=delivery_id
+        )
+        return _webhook_json(render_delivery(replay, []))
+
+    replay = _with_database(work)
+    typer.echo(json.dumps(replay) if as_json else f"replaying as delivery {replay['id']}")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="Deliveries in flight at once (IMPRINT_WEBHOOK_CONCURRENCY)."
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver what is due now, then exit.")
+    ] = False,
+) -> None:
+    """Deliver webhooks until SIGTERM. Run any number, on any hosts, against PostgreSQL."""
+    from imprint_sessions.logs import configure_logging
+    from imprint_sessions.webhooks.worker import WebhookWorker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    _migrate_embedded(settings)
+
+    async def run() -> int:
+        database = await open_database(settings)
+        delivery_worker = WebhookWorker.from_settings(
+            database,
+            settings,
+            box=SecretBox(settings.master_keys()),
+            clock=SystemClock(),
+            concurrency=concurrency,
+        )
+        try:
+            if once:
+                return await delivery_worker.drain()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            logging.getLogger("imprint_sessions.webhooks.worker").info("webhook worker started")
+            await delivery_worker.run(stop)
+            return 0
+        finally:
+            await delivery_worker.aclose()
+            await database.close()
+
+    handled = asyncio.run(run())
+    if once:
+        typer.echo(f"handled {handled} deliveries")

@@ -33,6 +33,27 @@ class Settings(BaseSettings):
         description="Comma-separated retired master keys still accepted for verification",
     )
     session_ttl_seconds: int = Field(default=1800, ge=60, le=86_400)
+    # The client API (issue 3): credential lifetime, one-time codes, the decision engine.
+    client_token_ttl_seconds: int = Field(
+        default=3600,
+        ge=300,
+        le=14_400,
+        description="Lifetime of a client access token from its exchange (5 min to 4 h)",
+    )
+    otp_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    otp_sender_url: str | None = Field(
+        default=None, description="Production: HTTPS endpoint that delivers one-time codes by SMS"
+    )
+    underwriter_url: str | None = Field(
+        default=None, description="Production: an external underwriter replacing the rules engine"
+    )
+    underwriter_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    rules_min_income_amount: int = Field(default=1_200_000, ge=0)
+    rules_max_housing_ratio: float = Field(default=0.5, gt=0)
+    rules_min_age: int = Field(default=18, ge=18, le=120)
+    rules_max_credit_limit_amount: int = Field(default=1_000_000, ge=10_000)
+    rules_card_apr: str = Field(default="24.99", pattern=r"^\d{1,2}\.\d{2}$")
+    rules_loan_apr: str = Field(default="9.99", pattern=r"^\d{1,2}\.\d{2}$")
     public_url: str | None = Field(default=None, description="Base URL the service is reached at")
     db_pool_size: int = Field(default=16, ge=1, le=500)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -40,6 +61,38 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1024)
     log_level: str = "INFO"
     access_log: bool = True
+    # Partner API rate limits, per API key (GCRA: a sustained rate and a burst); 0 turns them off.
+    rate_limit_per_second: float = Field(default=100.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    redis_url: SecretStr | None = Field(
+        default=None, description="redis://host:6379/0: share rate limits between processes"
+    )
+    redis_prefix: str = Field(default="imprint:", description="Prefix of every Redis key written")
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
+    # Webhooks (issue 4): delivery attempts, worker leases, secret rotation, the retry window.
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Bound on each delivery attempt, end to end"
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a worker holds a claimed delivery; longer than an attempt",
+    )
+    webhook_secret_grace_seconds: int = Field(
+        default=86_400, ge=0, le=7 * 86_400, description="How long a rotated-out secret still signs"
+    )
+    webhook_retry_window_seconds: int = Field(
+        default=3 * 86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="Retry a delivery this long, then dead",
+    )
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    serve_webhook_worker: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Whether `serve` runs a delivery worker: auto = only on the embedded SQLite",
+    )
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
@@ -51,6 +104,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 f"IMPRINT_SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters"
+            )
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            # A lease that ran out mid-attempt would let a second worker send the same delivery.
+            raise ValueError(
+                "IMPRINT_WEBHOOK_LEASE_SECONDS must be longer than IMPRINT_WEBHOOK_TIMEOUT_SECONDS"
             )
         return self
 

@@ -13,11 +13,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imprint_sessions.logs import request_id_var
 
-__all__ = ["BodySizeLimitMiddleware", "RequestIdMiddleware", "new_request_id"]
+__all__ = [
+    "REQUEST_ID_SCOPE_KEY",
+    "BodySizeLimitMiddleware",
+    "RequestIdMiddleware",
+    "new_request_id",
+]
 
 access_logger = logging.getLogger("imprint_sessions.access")
 
 _REQUEST_ID_HEADER = b"request-id"
+# Where the id is also left in the scope, for the one handler that runs outside this middleware:
+# Starlette's ServerErrorMiddleware (outermost) renders unhandled errors as 500s.
+REQUEST_ID_SCOPE_KEY = "imprint.request_id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _MAX_LOGGED_QUERY_KEYS = 50
 
@@ -80,6 +88,7 @@ class RequestIdMiddleware:
                 bytes_sent += len(message.get("body", b""))
             await send(message)
 
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         token = request_id_var.set(request_id)
         try:
             await self.app(scope, receive, send_with_request_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Annotated, Any, Final
@@ -14,6 +15,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from imprint_sessions.secrets import normalize_ssn
+
 __all__ = [
     "ADDRESS_LINE_MAX_LENGTH",
     "COUNTRY_MESSAGE",
@@ -23,6 +26,8 @@ __all__ = [
     "IDENTIFIER_MAX_LENGTH",
     "INTEGER_MAX",
     "LANGUAGE_MESSAGE",
+    "LIST_LIMIT_DEFAULT",
+    "LIST_LIMIT_MAX",
     "LOYALTY_TIER_MAX_LENGTH",
     "METADATA_KEY_MAX_LENGTH",
     "METADATA_KEY_MIN_LENGTH",
@@ -33,7 +38,10 @@ __all__ = [
     "PHONE_MAX_LENGTH",
     "PHONE_MESSAGE",
     "POSTAL_CODE_MAX_LENGTH",
+    "SESSION_TTL_MAX_SECONDS",
+    "SESSION_TTL_MIN_SECONDS",
     "SOURCE_MAX_LENGTH",
+    "SSN_MESSAGE",
     "TIMESTAMP_MAX_LENGTH",
     "TIMESTAMP_MESSAGE",
     "AddressLine",
@@ -50,6 +58,8 @@ __all__ = [
     "PostalCode",
     "Rfc3339Timestamp",
     "Source",
+    "Ssn",
+    "error_details",
     "parse_rfc3339_timestamp",
     "requires_field",
     "validation_details",
@@ -81,6 +91,13 @@ METADATA_VALUE_MAX_CHARS: Final = 500
 """Characters of one value's compact JSON serialization."""
 METADATA_MAX_BYTES: Final = 8 * 1024
 """UTF-8 bytes of the whole metadata object's compact JSON serialization."""
+LIST_LIMIT_DEFAULT: Final = 10
+LIST_LIMIT_MAX: Final = 100
+"""``limit`` of every list: 1 to this many rows a page."""
+SESSION_TTL_MIN_SECONDS: Final = 60
+SESSION_TTL_MAX_SECONDS: Final = 86_400
+"""Bounds of a customer session's lifetime, the deployment's default and a caller's choice."""
+SSN_MAX_LENGTH: Final = 11
 
 # --- Messages: the text after "<field>: " in an InvalidRequestError's details.
 
@@ -90,6 +107,7 @@ LANGUAGE_MESSAGE: Final = "must be an ISO 639-1 language code"
 COUNTRY_MESSAGE: Final = "must be an ISO-3166-1 alpha-3 country code"
 CURRENCY_MESSAGE: Final = "must be an ISO-4217 currency code"
 TIMESTAMP_MESSAGE: Final = "must be an RFC-3339 timestamp"
+SSN_MESSAGE: Final = "must be 9 digits, written 123456789 or 123-45-6789"
 
 # Code tables, read once at import so validating a request never scans pycountry's databases.
 _LANGUAGE_CODES: Final = frozenset(
@@ -112,6 +130,7 @@ _OWN_ERROR_TYPES: Final = frozenset(
         "metadata_value",
         "metadata_too_large",
         "requires_field",
+        "ssn",
     }
 )
 
@@ -230,6 +249,14 @@ def _check_timestamp(value: str) -> str:
     return value  # echoed exactly as sent
 
 
+def _check_ssn(value: str) -> str:
+    try:
+        normalize_ssn(value)
+    except ValueError:
+        raise _error("ssn", SSN_MESSAGE) from None
+    return value  # normalised only where it is hashed, so no other copy is made
+
+
 def _compact_json(value: Any) -> str:
     # allow_nan=False: NaN and Infinity parse (pydantic accepts them) but are not JSON.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -274,15 +301,27 @@ def _check_metadata_size(value: dict[str, Any]) -> dict[str, Any]:
 # --- The types. Strings and integers are strict: 1 is not a string, "1", 1.5 and true are not
 # integers. Length limits run before the format check, so a hostile value is cut short cheaply.
 
-Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=IDENTIFIER_MAX_LENGTH)]
+
+def _check_no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000 (SQLite can): refuse it everywhere, the same on both.
+    if "\x00" in value:
+        raise _error("string_nul", "must not contain NUL characters")
+    return value
+
+
+_NoNul = AfterValidator(_check_no_nul)
+
+Identifier = Annotated[
+    str, Field(strict=True, min_length=1, max_length=IDENTIFIER_MAX_LENGTH), _NoNul
+]
 """An opaque identifier: customer_id, partner_customer_id."""
 
-PersonName = Annotated[str, Field(strict=True, max_length=NAME_MAX_LENGTH)]
-Source = Annotated[str, Field(strict=True, max_length=SOURCE_MAX_LENGTH)]
-LoyaltyTier = Annotated[str, Field(strict=True, max_length=LOYALTY_TIER_MAX_LENGTH)]
-AddressLine = Annotated[str, Field(strict=True, max_length=ADDRESS_LINE_MAX_LENGTH)]
+PersonName = Annotated[str, Field(strict=True, max_length=NAME_MAX_LENGTH), _NoNul]
+Source = Annotated[str, Field(strict=True, max_length=SOURCE_MAX_LENGTH), _NoNul]
+LoyaltyTier = Annotated[str, Field(strict=True, max_length=LOYALTY_TIER_MAX_LENGTH), _NoNul]
+AddressLine = Annotated[str, Field(strict=True, max_length=ADDRESS_LINE_MAX_LENGTH), _NoNul]
 """street_line1, street_line2, city, state."""
-PostalCode = Annotated[str, Field(strict=True, max_length=POSTAL_CODE_MAX_LENGTH)]
+PostalCode = Annotated[str, Field(strict=True, max_length=POSTAL_CODE_MAX_LENGTH), _NoNul]
 
 EmailAddress = Annotated[
     str,
@@ -304,6 +343,17 @@ CountryCode = Annotated[str, Field(strict=True), AfterValidator(_check_country)]
 
 CurrencyCode = Annotated[str, Field(strict=True), AfterValidator(_check_currency)]
 """ISO-4217, upper case only (``USD``)."""
+
+Ssn = Annotated[
+    str,
+    Field(
+        strict=True,
+        max_length=SSN_MAX_LENGTH,
+        json_schema_extra={"pattern": "^([0-9]{9}|[0-9]{3}-[0-9]{2}-[0-9]{4})$"},
+    ),
+    AfterValidator(_check_ssn),
+]
+"""A full US Social Security number, with or without dashes. Never stored, logged or echoed."""
 
 Rfc3339Timestamp = Annotated[
     str, Field(strict=True, max_length=TIMESTAMP_MAX_LENGTH), AfterValidator(_check_timestamp)
@@ -424,14 +474,19 @@ def validation_details(exc: ValidationError) -> list[str]:
     Works for errors from ``model_validate_json`` as well as ``model_validate``. Errors about the
     body as a whole are reported against ``body``.
     """
+    return error_details(exc.errors(include_url=False, include_input=False))
+
+
+def error_details(errors: Iterable[Mapping[str, Any]]) -> list[str]:
+    """``validation_details`` for errors already listed (FastAPI's parameter errors, say)."""
     details: dict[str, None] = {}  # ordered set: one line per distinct problem
-    for error in exc.errors(include_url=False, include_input=False):
-        loc, error_type = error["loc"], error["type"]
+    for error in errors:
+        loc, error_type = tuple(error["loc"]), error["type"]
         if not loc and error_type == "json_invalid":
             detail = "body: must be valid JSON"
         elif not loc and error_type in ("model_type", "model_attributes_type", "dict_type"):
             detail = "body: must be a JSON object"
         else:
-            detail = f"{_path(loc)}: {_message(error_type, error.get('ctx', {}), error['msg'])}"
+            detail = f"{_path(loc)}: {_message(error_type, error.get('ctx') or {}, error['msg'])}"
         details[detail] = None
     return list(details)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -105,8 +108,9 @@ class Deployment:
         return server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+@contextmanager
+def open_deployment(backend: str, tmp_path: Path) -> Iterator[Deployment]:
+    """A sandbox deployment on ``backend`` in ``tmp_path``; its servers are killed on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPRINT_")}
     env.update(
         IMPRINT_ENV="sandbox",
@@ -114,7 +118,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         IMPRINT_LOG_LEVEL="DEBUG",
     )
     dbname = None
-    if request.param == "postgresql":
+    if backend == "postgresql":
         if not PG_ADMIN_URL:
             if IN_CI:
                 pytest.fail("CI is set but IMPRINT_TEST_DATABASE_URL is not")
@@ -131,9 +135,70 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
     else:
         _REGISTRY.sqlite_paths.add(tmp_path / "data" / "imprint.sqlite3")
     deployment = Deployment(env=env, tmp=tmp_path)
-    yield deployment
-    for server in deployment.servers:
-        if server.process.poll() is None:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(5)
+    try:
+        yield deployment
+    finally:
+        for server in deployment.servers:
+            if server.process.poll() is None:
+                os.killpg(server.process.pid, signal.SIGKILL)
+                server.process.wait(5)
     # PostgreSQL e2e databases are kept until the leak sweep has dumped them; it drops them.
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    with open_deployment(request.param, tmp_path) as deployment:
+        yield deployment
+
+
+# -- a real browser ------------------------------------------------------------------------------
+# Debian's Chromium, driven by Playwright (whose own browser download is not reachable here).
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_executable() -> str | None:
+    found = shutil.which("chromium") or "/usr/bin/chromium"
+    return found if Path(found).exists() else None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (closed before the next module's async tests)."""
+    executable = chromium_executable()
+    missing = None if executable else "Debian's chromium is missing (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "the playwright package is not installed (pip install -e '.[test]')"
+    if missing:
+        if IN_CI:
+            pytest.fail(f"CI is set but {missing}: the browser tests must run")
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def browser_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One sandbox server per backend for a whole module of browser tests."""
+    with open_deployment(request.param, tmp_path_factory.mktemp(f"browser-{request.param}")) as d:
+        server = d.start()
+        try:
+            yield server
+        finally:
+            server.stop()  # its stderr joins the leak registry

@@ -109,6 +109,18 @@ RULES: list[tuple[str, Any, str]] = [
         "partner_customer_id: must be at most 255 characters",
     ),
     ("history not object", {H: "yes"}, "customer_history: must be an object"),
+    # Regressions: PostgreSQL text cannot hold U+0000, which once gave a 500 there.
+    (
+        "nul in partner_customer_id",
+        {"partner_customer_id": "a\x00"},
+        "partner_customer_id: must not contain NUL characters",
+    ),
+    ("nul in source", {"source": "\x00"}, "source: must not contain NUL characters"),
+    (
+        "nul in last_name",
+        {H: {"last_name": "Do\x00e"}},
+        "customer_history.last_name: must not contain NUL characters",
+    ),
 ]
 
 
@@ -167,6 +179,9 @@ async def test_many_invalid_fields_are_all_reported_at_once(harness: Harness) ->
         (b"[1, 2]", "application/json", "body: must be a JSON object"),
         (b'"text"', "application/json", "body: must be a JSON object"),
         (b"42", "application/json", "body: must be a JSON object"),
+        # Regression: whitespace once counted as an empty body and created a session.
+        (b" \t\r\n", "application/json", "body: must be valid JSON"),
+        (b" ", "text/plain", "content-type: must be application/json"),
         (b'{"a": 1}', "text/plain", "content-type: must be application/json"),
         (
             b"partner_customer_id=1",
@@ -174,7 +189,16 @@ async def test_many_invalid_fields_are_all_reported_at_once(harness: Harness) ->
             "content-type: must be application/json",
         ),
     ],
-    ids=["malformed", "array", "string", "number", "text-plain", "form"],
+    ids=[
+        "malformed",
+        "array",
+        "string",
+        "number",
+        "whitespace",
+        "whitespace-text",
+        "text-plain",
+        "form",
+    ],
 )
 async def test_unparseable_body_is_400_in_the_same_shape(
     harness: Harness, inspector: DatabaseInspector, content: bytes, content_type: str, detail: str

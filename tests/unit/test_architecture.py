@@ -53,3 +53,9 @@ def test_storage_does_not_import_domain() -> None:
 def test_the_check_sees_a_violation() -> None:
     """The lint itself can fail: a module importing fastapi is caught."""
     assert "fastapi" in {n.split(".")[0] for n in imports_of(PACKAGE / "app.py")}
+
+
+@pytest.mark.parametrize("path", INNER, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_inner_layers_do_not_import_redis(path: Path) -> None:
+    """Redis is infrastructure for rate limits (ratelimit.py), injected through Services."""
+    assert not {n for n in imports_of(path) if n.split(".")[0] == "redis"}, path.name

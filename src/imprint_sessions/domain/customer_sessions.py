@@ -1,4 +1,4 @@
-"""Customer sessions: create (find or create the customer) and retrieve."""
+"""Customer sessions: create (find or create the customer), retrieve, list a customer's, expire."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from imprint_sessions.errors import CustomerNotFound, InvalidRequest, SessionNot
 from imprint_sessions.secrets import SecretBox, new_id
 from imprint_sessions.storage.records import (
     CreateOutcome,
+    CustomerSession,
     NewCustomer,
     NewCustomerSession,
+    Page,
+    PageRequest,
     Principal,
 )
 from imprint_sessions.storage.repositories import Repositories
@@ -152,3 +155,59 @@ async def get_customer_session(
         metadata_json=record.metadata_json,
         source=record.source,
     )
+
+
+# -- the lifecycle beyond Imprint's API: list a customer's sessions, expire one ------------------
+
+ACTIVE = "active"
+CONSUMED = "consumed"
+EXPIRED = "expired"
+REVOKED = "revoked"
+
+
+def customer_session_state(record: CustomerSession, *, now: int) -> str:
+    """Why the secret works or not: ``revoked`` over ``consumed`` over ``expired``, else
+    ``active`` (the first reason that applies, so a used session stays ``consumed`` once its
+    lifetime is over)."""
+    if record.revoked_at is not None:
+        return REVOKED
+    if record.consumed_at is not None:
+        return CONSUMED
+    if record.expires_at <= now:
+        return EXPIRED
+    return ACTIVE
+
+
+async def list_customer_sessions(
+    repos: Repositories, *, principal: Principal, customer_id: str, page: PageRequest
+) -> Page[CustomerSession]:
+    """One of the caller's customers' sessions, oldest first (never their secrets)."""
+    canonical = _canonical_uuid(customer_id)
+    customer = (
+        await repos.get_partner_customer(principal.partner_id, canonical) if canonical else None
+    )
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    found = await repos.list_sessions_of_partner_customer(principal.partner_id, customer.id, page)
+    if found is None:
+        raise InvalidRequest("starting_after: must be the id of one of this customer's sessions")
+    return found
+
+
+async def expire_customer_session(
+    repos: Repositories, *, clock: Clock, principal: Principal, customer_session_id: str
+) -> CustomerSession:
+    """End one of the caller's sessions now: its secret can no longer be exchanged, and a client
+    credential it was exchanged for stops working. Idempotent: a session already revoked or
+    expired is returned as it is."""
+    canonical = _canonical_uuid(customer_session_id)
+    record = (
+        await repos.revoke_partner_customer_session(
+            principal.partner_id, canonical, now=clock.now_ms()
+        )
+        if canonical
+        else None
+    )
+    if record is None:
+        raise SessionNotFound(customer_session_id)
+    return record

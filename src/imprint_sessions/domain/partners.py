@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from imprint_sessions.clock import Clock
-from imprint_sessions.errors import InvalidRequest
+from imprint_sessions.domain.origins import normalise_origin
+from imprint_sessions.errors import ApiKeyConflict, ApiKeyNotFound, InvalidRequest
 from imprint_sessions.secrets import SecretBox, mint_api_key, new_id
-from imprint_sessions.storage.records import ApiKey, Partner
+from imprint_sessions.storage.records import ApiKey, Partner, Principal
 from imprint_sessions.storage.repositories import Repositories
 
 SANDBOX_PARTNER_NAME = "Sandbox partner"
@@ -23,10 +25,20 @@ class IssuedApiKey:
 
 
 async def create_partner(
-    repos: Repositories, *, clock: Clock, name: str, merchant_keys: list[str]
+    repos: Repositories,
+    *,
+    clock: Clock,
+    name: str,
+    merchant_keys: list[str],
+    allowed_origins: list[str] | None = None,
 ) -> Partner:
+    """``allowed_origins`` (browser origins that may call the client API) must each be
+    ``scheme://host[:port]`` with no path; they are stored as browsers spell them."""
     name = name.strip()
     problems = []
+    origins = [normalise_origin(origin) for origin in allowed_origins or []]
+    if any(origin is None for origin in origins):
+        problems.append("allowed_origins: each must be http(s)://host[:port], with no path")
     if not name or len(name) > 200:
         problems.append("name: must be 1 to 200 characters")
     if len(set(merchant_keys)) != len(merchant_keys):
@@ -38,7 +50,11 @@ async def create_partner(
     if problems:
         raise InvalidRequest(*problems)
     partner = Partner(
-        id=new_id(), name=name, merchant_keys=tuple(merchant_keys), created_at=clock.now_ms()
+        id=new_id(),
+        name=name,
+        merchant_keys=tuple(merchant_keys),
+        created_at=clock.now_ms(),
+        allowed_origins=tuple(dict.fromkeys(o for o in origins if o is not None)),
     )
     await repos.create_partner(partner)
     return partner
@@ -60,3 +76,49 @@ async def create_api_key(
         record, key_hash=box.api_key_hash(api_key), secret_key_id=box.current_kid
     )
     return IssuedApiKey(record=record, api_key=api_key)
+
+
+# -- a partner managing its own keys through the API (POST and DELETE /v2/keys) -----------------
+
+MAX_ACTIVE_API_KEYS = 20
+"""Enough to rotate keys across many services; a bound on what a leaked key can mint."""
+
+
+async def create_partner_api_key(
+    repos: Repositories, *, clock: Clock, box: SecretBox, env: str, principal: Principal
+) -> IssuedApiKey:
+    """A new key for the caller's partner, with the same permissions (all of the partner's).
+
+    Call inside a unit of work: the partner's keys are locked so the limit holds under races.
+    """
+    active = await repos.lock_partner_api_keys(principal.partner_id)
+    if active >= MAX_ACTIVE_API_KEYS:
+        raise ApiKeyConflict(
+            f"a partner may have at most {MAX_ACTIVE_API_KEYS} active keys; delete one first"
+        )
+    return await create_api_key(
+        repos, clock=clock, box=box, env=env, partner_id=principal.partner_id
+    )
+
+
+async def delete_partner_api_key(
+    repos: Repositories, *, clock: Clock, principal: Principal, api_key_id: str
+) -> ApiKey:
+    """Revoke one of the caller's partner's active keys (the calling key included).
+
+    The partner's last active key cannot be deleted: that would lock the partner out of the API
+    (create another first). Call inside a unit of work: a refusal rolls the revocation back.
+    """
+    try:
+        canonical = str(uuid.UUID(api_key_id)).upper()
+    except ValueError:
+        raise ApiKeyNotFound(api_key_id) from None
+    active = await repos.lock_partner_api_keys(principal.partner_id)
+    revoked = await repos.revoke_partner_api_key(
+        principal.partner_id, canonical, now=clock.now_ms()
+    )
+    if revoked is None:
+        raise ApiKeyNotFound(api_key_id)
+    if active <= 1:
+        raise ApiKeyConflict("this is the partner's last active key; create another first")
+    return revoked

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from imprint_sessions.deps import Svc
-from imprint_sessions.errors import Forbidden, InvalidRequest
+from imprint_sessions.errors import Forbidden, InvalidRequest, RateLimited
+from imprint_sessions.ratelimit import RateLimiter
 from imprint_sessions.storage.records import Principal
 
 MERCHANT_KEY_HEADER = "x-imprint-merchant-key"
@@ -34,11 +36,23 @@ def api_key_from_authorization(header: str | None) -> str | None:
 
 
 async def authenticate_partner(request: Request, services: Svc) -> Principal:
-    """Resolve the API key to its partner, or raise the one 401 every failure shares."""
+    """Resolve the API key to its partner, or raise the one 401 every failure shares; then count
+    the request against the key's rate limit (429 over it)."""
     api_key = api_key_from_authorization(request.headers.get("authorization"))
     principal = await services.authenticator.authenticate(services.database.repositories, api_key)
+    if services.rate_limiter is not None:
+        await enforce_rate_limit(services.rate_limiter, principal)
     request.state.principal = principal
     return principal
+
+
+async def enforce_rate_limit(limiter: RateLimiter, principal: Principal) -> None:
+    decision = await limiter.hit(principal.api_key_id)
+    if not decision.allowed:
+        raise RateLimited(
+            f"api key: rate limit exceeded, at most {limiter.limit.describe()}",
+            retry_after=max(1, math.ceil(decision.retry_after)),
+        )
 
 
 PartnerAuth = Annotated[Principal, Depends(authenticate_partner)]

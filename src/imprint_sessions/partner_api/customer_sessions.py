@@ -1,21 +1,49 @@
-"""``/v2/customer_sessions``: create a session (the seed's operation) and retrieve one."""
+"""``/v2/customer_sessions``: create a session (the seed's operation), retrieve one, expire one;
+and a customer's sessions (``/v2/customers/{customer_id}/customer_sessions``)."""
 
 from __future__ import annotations
 
 import json
 
-import pydantic
 from fastapi import APIRouter, Request, Response
 
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import customer_sessions
 from imprint_sessions.domain.customer_sessions import IssuedCustomerSession
-from imprint_sessions.errors import InvalidRequest
+from imprint_sessions.domain.customers import page_request
+from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
-from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest, CustomerSession
-from imprint_sessions.validation import validation_details
+from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
+from imprint_sessions.partner_api.params import (
+    DEFAULT_LIMIT,
+    CustomerIdPath,
+    Limit,
+    SessionIdPath,
+    StartingAfter,
+)
+from imprint_sessions.partner_api.rendering import (
+    json_response,
+    render_list,
+    session_summary_renderer,
+)
+from imprint_sessions.partner_api.schemas import (
+    CreateCustomerSessionRequest,
+    CustomerSession,
+    CustomerSessionList,
+    CustomerSessionSummary,
+)
+from imprint_sessions.storage.repositories import Repositories
+
+# The seed's own words for the operation, verbatim (the docstring below is for readers).
+SEED_DESCRIPTION = (
+    "Creates a new session for a customer with a client_secret that can be passed to the SDK, "
+    "providing client access to modify their own profile, card, or card/loan application. If "
+    "required, a new customer will be created to attach this session to. Customer history can be "
+    "attached to this session and will be included in the customer's profile if created, or "
+    "attached to the application the customer creates during the session"
+)
 
 router = APIRouter(tags=["Customer Sessions"])
 
@@ -41,28 +69,15 @@ def render_customer_session(issued: IssuedCustomerSession) -> bytes:
     return "".join(parts).encode()
 
 
-def parse_json_body(model: type[pydantic.BaseModel], request: Request, body: bytes) -> object:
-    """Validate raw bytes straight into ``model``; every problem becomes one 400 detail."""
-    if not body.strip():
-        body = b"{}"
-    else:
-        content_type = request.headers.get("content-type", "")
-        media_type = content_type.partition(";")[0].strip().lower()
-        if media_type != _JSON and not media_type.endswith("+json"):
-            raise InvalidRequest("content-type: must be application/json")
-    try:
-        return model.model_validate_json(body)
-    except pydantic.ValidationError as exc:
-        raise InvalidRequest(*validation_details(exc)) from None
-
-
 @router.post(
     "/v2/customer_sessions",
     operation_id="createSession",
     summary="Create a new customer session",
+    description=SEED_DESCRIPTION,
+    response_description="Customer session created successfully",
     status_code=200,
     response_model=CustomerSession,
-    responses=error_responses(400, 401, 403, 404, 413, 429, 503),
+    responses={**error_responses(400, 401, 403, 404, 413, 429, 503), **IDEMPOTENT_RESPONSES},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -72,7 +87,11 @@ def parse_json_body(model: type[pydantic.BaseModel], request: Request, body: byt
     },
 )
 async def create_session(
-    request: Request, services: Svc, principal: PartnerAuth, merchant_key: MerchantKey
+    request: Request,
+    services: Svc,
+    principal: PartnerAuth,
+    merchant_key: MerchantKey,
+    idempotency: Idempotency,
 ) -> Response:
     """Creates a new session for a customer with a client_secret that can be passed to the SDK.
 
@@ -80,25 +99,29 @@ async def create_session(
     attached to this session and will be included in the customer's profile if created, or
     attached to the application the customer creates during the session.
     """
-    body = parse_json_body(CreateCustomerSessionRequest, request, await request.body())
-    assert isinstance(body, CreateCustomerSessionRequest)
-    history = body.customer_history
-    issued = await customer_sessions.create_customer_session(
-        services.database.repositories,
-        clock=services.clock,
-        box=services.box,
-        principal=principal,
-        merchant_key=merchant_key,
-        ttl_seconds=services.settings.session_ttl_seconds,
-        customer_id=body.customer_id,
-        partner_customer_id=body.partner_customer_id,
-        transaction_amount=body.transaction_amount,
-        transaction_currency=body.transaction_currency,
-        customer_history=history.model_dump(exclude_none=True) if history else None,
-        source=body.source,
-        metadata=body.metadata,
-    )
-    return Response(render_customer_session(issued), media_type=_JSON)
+
+    async def create(repos: Repositories) -> Response:
+        body = parse_json_body(CreateCustomerSessionRequest, request, await request.body())
+        assert isinstance(body, CreateCustomerSessionRequest)
+        history = body.customer_history
+        issued = await customer_sessions.create_customer_session(
+            repos,
+            clock=services.clock,
+            box=services.box,
+            principal=principal,
+            merchant_key=merchant_key,
+            ttl_seconds=body.expires_in or services.settings.session_ttl_seconds,
+            customer_id=body.customer_id,
+            partner_customer_id=body.partner_customer_id,
+            transaction_amount=body.transaction_amount,
+            transaction_currency=body.transaction_currency,
+            customer_history=history.model_dump(exclude_none=True) if history else None,
+            source=body.source,
+            metadata=body.metadata,
+        )
+        return Response(render_customer_session(issued), media_type=_JSON)
+
+    return await idempotency.run(create)
 
 
 @router.get(
@@ -108,7 +131,7 @@ async def create_session(
     response_model=CustomerSession,
     responses=error_responses(400, 401, 404, 429, 503),
 )
-async def get_session(session_id: str, services: Svc, principal: PartnerAuth) -> Response:
+async def get_session(session_id: SessionIdPath, services: Svc, principal: PartnerAuth) -> Response:
     """Returns one of the caller's sessions, with its client_secret, as Imprint's retrieve does."""
     issued = await customer_sessions.get_customer_session(
         services.database.repositories,
@@ -117,3 +140,51 @@ async def get_session(session_id: str, services: Svc, principal: PartnerAuth) ->
         customer_session_id=session_id,
     )
     return Response(render_customer_session(issued), media_type=_JSON)
+
+
+# -- the lifecycle beyond Imprint's API (issue 5): no client_secret in these responses ----------
+
+
+@router.get(
+    "/v2/customers/{customer_id}/customer_sessions",
+    operation_id="listCustomerSessions",
+    summary="List a customer's sessions",
+    response_model=CustomerSessionList,
+    responses=error_responses(400, 401, 404, 429, 503),
+)
+async def list_customer_sessions(
+    customer_id: CustomerIdPath,
+    services: Svc,
+    principal: PartnerAuth,
+    limit: Limit = DEFAULT_LIMIT,
+    starting_after: StartingAfter = None,
+) -> Response:
+    """Lists one of your customers' sessions with their states, oldest first (no secrets)."""
+    page = await customer_sessions.list_customer_sessions(
+        services.database.repositories,
+        principal=principal,
+        customer_id=customer_id,
+        page=page_request(limit, starting_after, of_what="this customer's sessions"),
+    )
+    return json_response(render_list(page, session_summary_renderer(services.clock.now_ms())))
+
+
+@router.post(
+    "/v2/customer_sessions/{session_id}/expire",
+    operation_id="expireSession",
+    summary="Expire a customer session now",
+    response_model=CustomerSessionSummary,
+    responses={**error_responses(400, 401, 404, 413, 429, 503), **IDEMPOTENT_RESPONSES},
+)
+async def expire_session(
+    session_id: SessionIdPath, services: Svc, principal: PartnerAuth, idempotency: Idempotency
+) -> Response:
+    """Ends one of your sessions now: its client_secret can no longer be exchanged."""
+
+    async def expire(repos: Repositories) -> Response:
+        record = await customer_sessions.expire_customer_session(
+            repos, clock=services.clock, principal=principal, customer_session_id=session_id
+        )
+        return json_response(session_summary_renderer(services.clock.now_ms())(record))
+
+    return await idempotency.run(expire)

@@ -13,7 +13,7 @@ _DESCRIPTIONS = {
     404: "Not found (another partner's ids are indistinguishable from missing ones)",
     409: "Conflict",
     413: "Request body over the documented size limit",
-    429: "Rate limited; see Retry-After",
+    429: "Over the API key's rate limit; retry after Retry-After seconds",
     503: "Temporarily unavailable; see Retry-After",
 }
 
@@ -27,4 +27,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         elif status == 409:
             model = ConflictError
         responses[status] = {"description": _DESCRIPTIONS[status], "model": model}
+        if status in (429, 503):
+            responses[status]["headers"] = {"Retry-After": _RETRY_AFTER}
     return responses
+
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying",
+    "schema": {"type": "integer", "minimum": 1},
+}

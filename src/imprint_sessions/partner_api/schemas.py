@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from imprint_sessions.validation import (
+    LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX,
+    SESSION_TTL_MAX_SECONDS,
+    SESSION_TTL_MIN_SECONDS,
     AddressLine,
     CountryCode,
     CurrencyCode,
@@ -21,6 +27,7 @@ from imprint_sessions.validation import (
     PostalCode,
     Rfc3339Timestamp,
     Source,
+    Ssn,
     requires_field,
 )
 
@@ -28,10 +35,25 @@ __all__ = [
     "Address",
     "ConflictError",
     "CreateCustomerSessionRequest",
+    "CreatedApiKey",
+    "Customer",
     "CustomerAccountHistory",
+    "CustomerList",
+    "CustomerPaymentMethodList",
     "CustomerSession",
+    "CustomerSessionList",
+    "CustomerSessionSummary",
+    "DateOfBirth",
+    "DateOfBirthInput",
+    "DeleteApiKeyRequest",
+    "DeletedApiKey",
     "InvalidRequestError",
     "NotFoundError",
+    "PaymentMethod",
+    "PaymentMethodCard",
+    "PaymentMethodLoan",
+    "SearchCustomersRequest",
+    "UpdateCustomerRequest",
 ]
 
 
@@ -88,8 +110,8 @@ class Address(_RequestBody):
     )
 
 
-class CustomerAccountHistory(_RequestBody):
-    """A Customer's account history with the partner"""
+class _ContactFields(_RequestBody):
+    """The contact fields shared by the seed's customer history and the customer update."""
 
     email: EmailAddress | None = Field(
         default=None, description="Customer's email address", examples=["customer@example.com"]
@@ -110,6 +132,11 @@ class CustomerAccountHistory(_RequestBody):
         description="Customer's preferred language code as defined by ISO 639-1",
         examples=["en"],
     )
+
+
+class CustomerAccountHistory(_ContactFields):
+    """A Customer's account history with the partner"""
+
     address: Address | None = None
     account_tenure: NonNegativeInteger | None = Field(
         default=None,
@@ -156,6 +183,11 @@ class CustomerAccountHistory(_RequestBody):
         return value
 
 
+SessionLifetime = Annotated[
+    int, Field(strict=True, ge=SESSION_TTL_MIN_SECONDS, le=SESSION_TTL_MAX_SECONDS)
+]
+
+
 class CreateCustomerSessionRequest(_RequestBody):
     """The body of POST /v2/customer_sessions; every field is optional."""
 
@@ -194,6 +226,16 @@ class CreateCustomerSessionRequest(_RequestBody):
         default=None,
         description="Additional linking metadata",
         examples=[{"store_number": "123"}],
+    )
+    # Additive, not in the seed: the caller's choice of lifetime, within the server's bounds.
+    expires_in: SessionLifetime | None = Field(
+        default=None,
+        description=(
+            f"Seconds until the `client_secret` expires, {SESSION_TTL_MIN_SECONDS} to "
+            f"{SESSION_TTL_MAX_SECONDS}; without it, the deployment's default "
+            "(`IMPRINT_SESSION_TTL_SECONDS`, 1800 unless configured)"
+        ),
+        examples=[900],
     )
 
     # Same ordering contract as CustomerAccountHistory: transaction_amount is declared first.
@@ -289,3 +331,257 @@ class ConflictError(_ResponseBody):
         description="A human-readable explanation",
         examples=["The request conflicts with the current state of the resource"],
     )
+
+
+# -- partner API completeness (issue 5): customers, payment methods, keys, session lifecycle ------
+
+ListLimit = Annotated[int, Field(strict=True, ge=1, le=LIST_LIMIT_MAX)]
+_DATE_OF_BIRTH_MIN_YEAR = 1900
+
+
+class DateOfBirthInput(_RequestBody):
+    """A date of birth: a real calendar date, from 1900 and not in the future."""
+
+    year: int = Field(strict=True, ge=_DATE_OF_BIRTH_MIN_YEAR, le=9999, examples=[1990])
+    month: int = Field(strict=True, ge=1, le=12, examples=[4])
+    day: int = Field(strict=True, ge=1, le=31, examples=[15])
+
+    @model_validator(mode="after")
+    def _a_real_past_date(self) -> DateOfBirthInput:
+        try:
+            born = date(self.year, self.month, self.day)
+        except ValueError:
+            raise PydanticCustomError("date_of_birth", "must be a real calendar date") from None
+        if born > datetime.now(UTC).date():
+            raise PydanticCustomError("date_of_birth", "must not be in the future")
+        return self
+
+    def iso(self) -> str:
+        """The stored form, ``YYYY-MM-DD``."""
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+
+class SearchCustomersRequest(_RequestBody):
+    """The body of POST /v2/customers: a search, not a create. Every given filter must match."""
+
+    partner_customer_id: Identifier | None = Field(
+        default=None,
+        description="The unique identifier for the customer in the partner's system",
+        examples=["CUST_03476998"],
+    )
+    # Declared before ssn, which depends on it (see CustomerAccountHistory's ordering contract).
+    date_of_birth: DateOfBirthInput | None = None
+    ssn: Ssn | None = Field(
+        default=None,
+        repr=False,  # never in a log line or a traceback
+        description=(
+            "The customer's full Social Security number (9 digits, dashes optional); requires "
+            "`date_of_birth`. Matched against a keyed hash: the full SSN is never stored"
+        ),
+        examples=["123-45-6789"],
+    )
+    limit: ListLimit = Field(
+        default=LIST_LIMIT_DEFAULT,
+        description=f"Customers per page, 1 to {LIST_LIMIT_MAX}",
+        examples=[LIST_LIMIT_DEFAULT],
+    )
+    starting_after: Identifier | None = Field(
+        default=None,
+        description="A customer id from the previous page (its last): the page after it",
+        examples=["AD87A18A-A4BE-49FF-BC46-BF6F0779DBAA"],
+    )
+
+    # An SSN alone would let a caller confirm which SSNs are among its customers'; with the date of
+    # birth it finds one person. An invalid date_of_birth has its own detail: stay quiet then.
+    @field_validator("ssn")
+    @classmethod
+    def _ssn_requires_date_of_birth(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("date_of_birth", False) is None:
+            raise requires_field("date_of_birth")
+        return value
+
+
+class UpdateCustomerRequest(_ContactFields):
+    """The body of POST /v2/customers/{customer_id}: only the fields sent change."""
+
+    address: Address | None = Field(
+        default=None, description="Replaces the whole mailing address (fields not sent are removed)"
+    )
+    date_of_birth: DateOfBirthInput | None = None
+    ssn: Ssn | None = Field(
+        default=None,
+        repr=False,  # never in a log line or a traceback
+        description=(
+            "The customer's full Social Security number (9 digits, dashes optional). Only its "
+            "last four digits (`ssn4`) and a keyed hash (for search) are kept"
+        ),
+        examples=["123-45-6789"],
+    )
+    partner_customer_id: Identifier | None = Field(
+        default=None,
+        description=(
+            "The unique identifier for the customer in the partner's system; unique among your "
+            "customers (409 `CUSTOMER_CONFLICT_ERROR` when another has it)"
+        ),
+        examples=["CUST_03476998"],
+    )
+    metadata: Metadata | None = Field(
+        default=None,
+        description=(
+            "Merged into the customer's metadata: keys sent are set, an empty string deletes "
+            "its key, keys not sent are kept. The result must stay within the metadata limits"
+        ),
+        examples=[{"loyalty_id": "L-123", "old_key": ""}],
+    )
+
+    # A name can be corrected, not blanked (no field of an update clears one).
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _names_are_not_empty(cls, value: str | None) -> str | None:
+        if value == "":
+            raise PydanticCustomError("name_empty", "must not be empty")
+        return value
+
+
+class DeleteApiKeyRequest(_RequestBody):
+    """The body of DELETE /v2/keys."""
+
+    id: Identifier = Field(
+        description="The id of the key to delete (one of yours)",
+        examples=["7C3F5E0B-9E4A-4F3B-9B8E-2D8A1C6B5E4F"],
+    )
+
+
+class DateOfBirth(_ResponseBody):
+    year: int = Field(examples=[1990])
+    month: int = Field(examples=[4])
+    day: int = Field(examples=[15])
+
+
+class Customer(_ResponseBody):
+    """An Imprint customer, as its partner sees it. Fields never set are omitted."""
+
+    id: str = Field(
+        description="The unique ID Imprint assigns to the customer",
+        examples=["AD87A18A-A4BE-49FF-BC46-BF6F0779DBAA"],
+    )
+    email: str | None = Field(default=None, examples=["customer@example.com"])
+    phone: str | None = Field(default=None, description="E.164", examples=["+14155552671"])
+    first_name: str | None = Field(default=None, examples=["John"])
+    last_name: str | None = Field(default=None, examples=["Doe"])
+    preferred_language: str | None = Field(default=None, description="ISO 639-1", examples=["en"])
+    ssn4: str | None = Field(
+        default=None, description="The last four digits of the SSN", examples=["6789"]
+    )
+    date_of_birth: DateOfBirth | None = None
+    address: Address | None = None
+    partner_customer_id: str | None = Field(default=None, examples=["CUST_03476998"])
+    statuses: dict[str, Literal["OPEN", "CLOSED"]] = Field(
+        description="Card program name to OPEN or CLOSED", examples=[{"acme_rewards": "OPEN"}]
+    )
+    metadata: dict[str, Any] = Field(
+        description="Set of key-value pairs the partner keeps on the customer",
+        examples=[{"loyalty_id": "L-123"}],
+    )
+    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    updated_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+
+
+class CustomerList(_ResponseBody):
+    """One page of customers, oldest first."""
+
+    data: list[Customer]
+    has_more: bool = Field(description="Whether a page follows (`starting_after` the last id)")
+    total: int = Field(description="How many customers match, on every page")
+
+
+class PaymentMethodCard(_ResponseBody):
+    """A card, without its number or CVV (never shown)."""
+
+    last4: str | None = Field(default=None, examples=["4242"])
+    network: str | None = Field(default=None, examples=["VISA"])
+    card_type: Literal["VIRTUAL", "PHYSICAL", "UNIFIED"] | None = Field(
+        default=None, examples=["VIRTUAL"]
+    )
+    card_design_id: str | None = Field(default=None, examples=["DEFAULT"])
+
+
+class PaymentMethodLoan(_ResponseBody):
+    amount: int | None = Field(default=None, description="Minor units", examples=[120000])
+    currency: str | None = Field(default=None, examples=["USD"])
+    remaining_balance: int | None = Field(default=None, description="Minor units", examples=[80000])
+    term_months: int | None = Field(default=None, examples=[12])
+    apr: str | None = Field(default=None, examples=["9.99"])
+    loan_status: str | None = Field(default=None, examples=["ACTIVE"])
+
+
+class PaymentMethod(_ResponseBody):
+    """A customer's card or loan."""
+
+    id: str = Field(examples=["5B1D2F3E-8A7C-4E6D-9F0A-1B2C3D4E5F60"])
+    type: Literal["CARD", "LOAN", "BANK_ACCOUNT"]
+    customer_id: str = Field(examples=["AD87A18A-A4BE-49FF-BC46-BF6F0779DBAA"])
+    status: Literal["ACTIVE", "INACTIVE", "CANCELED"]
+    metadata: dict[str, Any]
+    card: PaymentMethodCard | None = None
+    loan: PaymentMethodLoan | None = None
+    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    updated_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+
+
+class CustomerPaymentMethodList(_ResponseBody):
+    """One page of a customer's payment methods, oldest first."""
+
+    data: list[PaymentMethod]
+    has_more: bool
+    total: int
+
+
+class CustomerSessionSummary(_ResponseBody):
+    """A customer session's lifecycle, without its client_secret."""
+
+    id: str = Field(examples=["2EE24580-B97B-4949-A65C-929CCB9B9B8D"])
+    state: Literal["active", "consumed", "expired", "revoked"] = Field(
+        description=(
+            "`revoked` (expired early by the partner) over `consumed` (the client_secret was "
+            "exchanged) over `expired` (past `expires_at`) over `active`"
+        )
+    )
+    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    expires_at: str = Field(examples=["2025-02-13T19:38:07.000Z"])
+    consumed_at: str | None = Field(default=None, examples=["2025-02-13T19:09:07.000Z"])
+    revoked_at: str | None = Field(default=None, examples=["2025-02-13T19:10:07.000Z"])
+    source: str | None = Field(default=None, examples=["web_signup"])
+    metadata: dict[str, Any] | None = Field(default=None, examples=[{"store_number": "123"}])
+
+
+class CustomerSessionList(_ResponseBody):
+    """One page of a customer's sessions, oldest first."""
+
+    data: list[CustomerSessionSummary]
+    has_more: bool
+    total: int
+
+
+class CreatedApiKey(_ResponseBody):
+    """A new API key. `api_key` is shown this once: only a keyed hash of it is stored."""
+
+    id: str = Field(examples=["7C3F5E0B-9E4A-4F3B-9B8E-2D8A1C6B5E4F"])
+    api_key: str = Field(
+        description="The key itself: `isk_test_` (sandbox) or `isk_live_` (production) + 43 chars",
+        examples=["isk_test_..."],
+    )
+    partner_id: str = Field(examples=["0F5B1C2D-3E4F-4A5B-8C6D-7E8F9A0B1C2D"])
+    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    display_prefix: str = Field(
+        description="Enough of the key to recognise it in a list", examples=["isk_test_2vQa"]
+    )
+
+
+class DeletedApiKey(_ResponseBody):
+    """A deleted (revoked) API key: it stops working everywhere within one second."""
+
+    id: str = Field(examples=["7C3F5E0B-9E4A-4F3B-9B8E-2D8A1C6B5E4F"])
+    deleted: Literal[True] = True
+    display_prefix: str = Field(examples=["isk_test_2vQa"])
+    revoked_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +13,8 @@ class Partner:
     name: str
     merchant_keys: tuple[str, ...]
     created_at: int
+    # Browser origins allowed to call the client API for this partner (CORS), normalised.
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +85,277 @@ class CustomerSession:
     expires_at: int
     consumed_at: int | None
     revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A response as kept for Idempotency-Key replays: ``body`` has every client secret cut out;
+    ``secrets_json`` (``[[offset, kid, customer_session_id], ...]``) says where each goes back."""
+
+    status: int
+    headers_json: str
+    body: str
+    secrets_json: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """An attempt to take an Idempotency-Key for one request."""
+
+    partner_id: str
+    key: str
+    request_hash: str
+    created_at: int
+    expires_at: int
+    # An in-flight record created before this moment was abandoned (its process died).
+    stale_before: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The live record holding a key: in flight, or completed with its response."""
+
+    request_hash: str
+    status: str  # in_flight | completed
+    created_at: int
+    response: StoredResponse | None
+
+
+# -- the customer's side (client API) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer's profile as the client API reads and edits it (the partner API reads it too)."""
+
+    id: str
+    partner_id: str
+    partner_customer_id: str | None
+    email: str | None
+    phone: str | None
+    phone_verified_at: int | None
+    first_name: str | None
+    last_name: str | None
+    preferred_language: str | None
+    date_of_birth: str | None  # YYYY-MM-DD
+    address_json: str | None
+    statuses_json: str
+    created_at: int
+    updated_at: int
+    # Read by the partner API only (the client API never shows them); last so they can default.
+    ssn4: str | None = None
+    metadata_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """A live (not revoked) customer session with its partner and customer: one read per call."""
+
+    customer_session_id: str
+    partner_id: str
+    partner_name: str
+    merchant_key: str | None
+    transaction_amount: int | None
+    transaction_currency: str | None
+    customer_history_json: str | None
+    session_expires_at: int
+    customer: Customer
+
+
+@dataclass(frozen=True, slots=True)
+class OtpChallenge:
+    id: str
+    customer_session_id: str
+    customer_id: str
+    phone: str
+    code_hash: str
+    attempts: int
+    created_at: int
+    expires_at: int
+    verified_at: int | None
+    locked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OtpAttempt:
+    """The outcome of one counted attempt at a challenge."""
+
+    attempts: int
+    verified: bool
+    locked: bool
+    phone_verified: bool  # the customer's phone still matched and is now verified
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    id: str
+    partner_id: str
+    customer_id: str
+    customer_session_id: str
+    merchant_key: str | None
+    type: str  # CARD | LOAN
+    status: str  # PENDING_REVIEW | APPROVED | REJECTED | OFFER_ACCEPTED
+    phone: str | None
+    input_json: str
+    customer_history_json: str | None
+    offer_json: str | None
+    decision_reason: str | None
+    created_at: int
+    updated_at: int
+    decided_at: int | None
+    payment_method_id: str | None = None  # read through payment_methods.application_id
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethod:
+    id: str
+    partner_id: str
+    customer_id: str
+    application_id: str | None
+    type: str  # CARD | LOAN | BANK_ACCOUNT
+    status: str  # ACTIVE | INACTIVE | CANCELED
+    card_json: str | None
+    loan_json: str | None
+    metadata_json: str | None
+    created_at: int
+    updated_at: int
+
+
+# -- the partner API's lists, searches and updates (issue 5) --------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list ordered by ``(created_at, id)``; ``total`` counts every matching row."""
+
+    items: list[T]
+    has_more: bool
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """``limit`` rows after the row ``starting_after`` names (which must be in the listed set's
+    owner's rows); the repository answers None when that row does not exist."""
+
+    limit: int
+    starting_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerQuery:
+    """A partner's customer search; every given filter must match (``ssn_hashes``: any of)."""
+
+    partner_customer_id: str | None = None
+    date_of_birth: str | None = None  # YYYY-MM-DD
+    ssn_hashes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerChanges:
+    """The columns a partner's update sets; None leaves a column as it is."""
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    preferred_language: str | None = None
+    address_json: str | None = None
+    date_of_birth: str | None = None
+    ssn4: str | None = None
+    ssn_hash: str | None = None
+    partner_customer_id: str | None = None
+    metadata_json: str | None = None
+
+
+class UpdateOutcome(enum.Enum):
+    """Why an update changed nothing."""
+
+    # No such row, or (compare-and-set) its metadata changed since it was read: read again.
+    NOT_UPDATED = "not_updated"
+    PARTNER_CUSTOMER_ID_TAKEN = "partner_customer_id_taken"
+
+
+# -- webhooks (the outbox) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """A partner's receiver. Its signing secret is never stored, only how to re-derive it."""
+
+    id: str
+    partner_id: str
+    url: str
+    event_types: tuple[str, ...]
+    status: str  # enabled | disabled
+    secret_version: int
+    secret_key_id: str
+    previous_secret_version: int | None
+    previous_secret_key_id: str | None
+    previous_secret_expires_at: int | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    id: str  # stable: every attempt of every delivery of the event repeats it
+    partner_id: str
+    type: str  # APPLICATION | PAYMENT_METHOD
+    payload: str  # exactly the bytes sent (UTF-8)
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One event on its way to one endpoint."""
+
+    id: str
+    event_id: str
+    endpoint_id: str
+    partner_id: str
+    status: str  # pending | delivered | dead
+    attempts: int
+    next_attempt_at: int
+    last_attempt_at: int | None
+    last_error: str | None
+    replay_of: str | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    id: str
+    delivery_id: str
+    attempted_at: int
+    duration_ms: int
+    http_status: int | None
+    error: str | None
+    response_body: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a worker holds the lease of, with what it needs to send it."""
+
+    delivery: WebhookDelivery
+    event: WebhookEvent
+    endpoint: WebhookEndpoint
+    lease_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What became of a claimed delivery: written with its attempt (if any) in one transaction."""
+
+    delivery_id: str
+    lease_token: str
+    status: str  # pending (retry at next_attempt_at) | delivered | dead
+    attempts: int
+    next_attempt_at: int
+    last_attempt_at: int | None
+    last_error: str | None
+    updated_at: int

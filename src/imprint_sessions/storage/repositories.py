@@ -11,11 +11,31 @@ from typing import Protocol
 
 from imprint_sessions.storage.records import (
     ApiKey,
+    Application,
+    ClaimedDelivery,
+    ClientContext,
     CreateOutcome,
+    Customer,
+    CustomerChanges,
+    CustomerQuery,
     CustomerSession,
+    DeliveryOutcome,
+    IdempotencyClaim,
+    IdempotencyRecord,
     NewCustomerSession,
+    OtpAttempt,
+    OtpChallenge,
+    Page,
+    PageRequest,
     Partner,
+    PaymentMethod,
     Principal,
+    StoredResponse,
+    UpdateOutcome,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 
 
@@ -38,6 +58,10 @@ class PartnerRepository(Protocol):
 
     async def find_principal_by_key_hashes(self, key_hashes: list[str]) -> Principal | None: ...
 
+    async def any_partner_allows_origin(self, origin: str) -> bool:
+        """Whether ``origin`` is among some partner's ``allowed_origins`` (CORS preflight)."""
+        ...
+
 
 class CustomerSessionRepository(Protocol):
     """Customer sessions (the hot path)."""
@@ -49,7 +73,333 @@ class CustomerSessionRepository(Protocol):
     ) -> CustomerSession | None: ...
 
 
-class Repositories(PartnerRepository, CustomerSessionRepository, Protocol):
+class IdempotencyRepository(Protocol):
+    """Idempotency-Key records of the partner API, one per (partner, key)."""
+
+    async def claim_idempotency_key(self, claim: IdempotencyClaim) -> IdempotencyRecord | None:
+        """Take the key for a new request (None), or return the live record already holding it.
+
+        Atomic. An expired record (``expires_at <= claim.created_at``) or an abandoned in-flight
+        one (``created_at < claim.stale_before``) counts as absent and is replaced.
+        """
+        ...
+
+    async def complete_idempotency_key(
+        self, partner_id: str, key: str, *, claimed_at: int, response: StoredResponse
+    ) -> bool:
+        """Record the response of the claim made at ``claimed_at``; False if it was taken over."""
+        ...
+
+    async def release_idempotency_key(self, partner_id: str, key: str, *, claimed_at: int) -> None:
+        """Forget the in-flight claim made at ``claimed_at`` (a completed record is kept)."""
+        ...
+
+    async def delete_expired_idempotency_keys(self, *, now: int, limit: int) -> int:
+        """Delete up to ``limit`` records expired at ``now``; the number deleted."""
+        ...
+
+
+class ClientSessionRepository(Protocol):
+    """The client API's view of a session: the one-time exchange and each call's context."""
+
+    async def consume_customer_session(
+        self, customer_session_id: str, *, now: int
+    ) -> CustomerSession | None:
+        """Mark a live session's secret used, in one statement; None if used, revoked or expired.
+
+        Of any number of concurrent calls for one session, exactly one gets the session.
+        """
+        ...
+
+    async def get_client_context(
+        self, customer_session_id: str, *, customer_id: str, partner_id: str
+    ) -> ClientContext | None:
+        """The session (not revoked), its partner and its customer, in one read."""
+        ...
+
+
+class ProfileRepository(Protocol):
+    """The customer's own profile."""
+
+    async def update_customer_profile(
+        self, customer_id: str, changes: dict[str, str | None], *, now: int
+    ) -> Customer | None:
+        """Set the given profile columns (see ``PROFILE_COLUMNS``); a changed phone loses its
+        verification. Returns the profile as it now is."""
+        ...
+
+
+PROFILE_COLUMNS = frozenset(
+    {
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "preferred_language",
+        "date_of_birth",
+        "address",
+    }
+)
+"""The customer columns ``update_customer_profile`` may set (SQL names, never from input)."""
+
+
+class OtpRepository(Protocol):
+    """One-time-code challenges for phone verification."""
+
+    async def create_otp_challenge(self, challenge: OtpChallenge, *, max_per_session: int) -> bool:
+        """Insert, unless the session already has ``max_per_session`` challenges (False)."""
+        ...
+
+    async def get_latest_otp_challenge(self, customer_session_id: str) -> OtpChallenge | None: ...
+
+    async def record_otp_attempt(
+        self, challenge_id: str, *, matched: bool, now: int, max_attempts: int
+    ) -> OtpAttempt | None:
+        """Count one attempt at a live challenge, atomically.
+
+        A match verifies the challenge and, if the customer's phone is still the challenge's,
+        the phone; the ``max_attempts``-th miss locks it. None when the challenge is no longer
+        open (verified, locked or expired at ``now``).
+        """
+        ...
+
+
+class ApplicationRepository(Protocol):
+    """Card and loan applications."""
+
+    async def insert_application(self, application: Application) -> None: ...
+
+    async def get_application(
+        self, application_id: str, *, customer_id: str
+    ) -> Application | None: ...
+
+    async def get_latest_application(self, customer_id: str) -> Application | None: ...
+
+    async def find_unfinished_application(self, partner_id: str, phone: str) -> Application | None:
+        """The newest application of the partner for this phone with an offer not yet accepted."""
+        ...
+
+    async def reattach_application(
+        self, application_id: str, *, customer_id: str, customer_session_id: str, now: int
+    ) -> Application | None:
+        """Move a still-unfinished application to the session resuming it; None if it moved on."""
+        ...
+
+    async def accept_offer(
+        self, application_id: str, *, customer_id: str, now: int
+    ) -> Application | None:
+        """APPROVED -> OFFER_ACCEPTED in one statement; None if not found or not APPROVED."""
+        ...
+
+    async def open_customer_program(self, customer_id: str, program: str, *, now: int) -> None:
+        """Set ``customers.statuses[program] = "OPEN"``."""
+        ...
+
+
+class PaymentMethodRepository(Protocol):
+    """Cards and loans."""
+
+    async def insert_payment_method(self, payment_method: PaymentMethod) -> None: ...
+
+    async def list_payment_methods(self, customer_id: str) -> list[PaymentMethod]: ...
+
+    async def get_payment_method(
+        self, payment_method_id: str, *, customer_id: str
+    ) -> PaymentMethod | None: ...
+
+    async def change_payment_method_status(
+        self,
+        payment_method_id: str,
+        *,
+        customer_id: str,
+        from_status: str,
+        to_status: str,
+        now: int,
+    ) -> PaymentMethod | None:
+        """``from_status`` -> ``to_status`` in one statement; None if it was not ``from_status``."""
+        ...
+
+
+class PartnerCustomerRepository(Protocol):
+    """Customers as their partner retrieves, searches and updates them (the partner API).
+
+    Every method is scoped to one partner: another partner's customer is simply absent.
+    """
+
+    async def get_partner_customer(self, partner_id: str, customer_id: str) -> Customer | None: ...
+
+    async def list_partner_customers(
+        self, partner_id: str, query: CustomerQuery, page: PageRequest
+    ) -> Page[Customer] | None:
+        """The partner's customers matching ``query``, by ``(created_at, id)``; None when
+        ``page.starting_after`` is not one of the partner's customers."""
+        ...
+
+    async def update_partner_customer(
+        self,
+        partner_id: str,
+        customer_id: str,
+        changes: CustomerChanges,
+        *,
+        now: int,
+        metadata_before: str | None = None,
+    ) -> Customer | UpdateOutcome:
+        """Set the given columns and ``updated_at`` in one statement; the customer as it now is,
+        or why not. When ``changes.metadata_json`` is set, the row is updated only if its
+        metadata is still ``metadata_before`` (compare-and-set: the caller merged into that)."""
+        ...
+
+
+class CustomerSessionLifecycleRepository(Protocol):
+    """A customer's sessions as its partner lists and expires them (never their secrets)."""
+
+    async def list_sessions_of_partner_customer(
+        self, partner_id: str, customer_id: str, page: PageRequest
+    ) -> Page[CustomerSession] | None:
+        """The customer's sessions by ``(created_at, id)``; None when ``page.starting_after``
+        is not one of them."""
+        ...
+
+    async def revoke_partner_customer_session(
+        self, partner_id: str, customer_session_id: str, *, now: int
+    ) -> CustomerSession | None:
+        """Set ``revoked_at = now`` unless already revoked or expired, in one statement; the
+        session as it now is, or None when it is not the partner's."""
+        ...
+
+
+class PartnerPaymentMethodRepository(Protocol):
+    """Payment methods as the partner reads them (the client API's writes are elsewhere)."""
+
+    async def list_payment_methods_for_partner_customer(
+        self, partner_id: str, customer_id: str, page: PageRequest
+    ) -> Page[PaymentMethod] | None:
+        """The customer's payment methods by ``(created_at, id)``; None when
+        ``page.starting_after`` is not one of them."""
+        ...
+
+    async def get_payment_method_for_partner(
+        self, partner_id: str, payment_method_id: str
+    ) -> PaymentMethod | None: ...
+
+
+class PartnerApiKeyRepository(Protocol):
+    """A partner managing its own API keys (``POST``/``DELETE /v2/keys``)."""
+
+    async def lock_partner_api_keys(self, partner_id: str) -> int:
+        """Serialise key changes of one partner until the unit of work ends (call it inside
+        one); the number of its active keys."""
+        ...
+
+    async def revoke_partner_api_key(
+        self, partner_id: str, api_key_id: str, *, now: int
+    ) -> ApiKey | None:
+        """Revoke one of the partner's active keys; None when it has no such active key."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    """Webhook endpoints, the event outbox, deliveries and their attempts.
+
+    ``partner_id=None`` on a lookup means any partner (the admin CLI); the partner API always
+    passes the caller's, so another partner's ids are not found.
+    """
+
+    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]: ...
+
+    async def get_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None
+    ) -> WebhookEndpoint | None: ...
+
+    async def disable_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None, now: int
+    ) -> WebhookEndpoint | None: ...
+
+    async def rotate_webhook_endpoint_secret(
+        self,
+        endpoint_id: str,
+        *,
+        partner_id: str | None,
+        secret_key_id: str,
+        previous_expires_at: int,
+        now: int,
+    ) -> WebhookEndpoint | None:
+        """In one statement: the current secret becomes the previous one (until
+        ``previous_expires_at``) and ``secret_version + 1`` under ``secret_key_id`` the current."""
+        ...
+
+    async def insert_webhook_event(
+        self, event: WebhookEvent, deliveries: list[WebhookDelivery]
+    ) -> None:
+        """The event and its deliveries (the outbox write; callers run it in their unit of work)."""
+        ...
+
+    async def insert_webhook_delivery(self, delivery: WebhookDelivery) -> None: ...
+
+    async def list_webhook_events(
+        self, partner_id: str, page: PageRequest
+    ) -> Page[WebhookEvent] | None:
+        """The partner's events by ``(created_at, id)``; None when ``page.starting_after`` is not
+        one of them."""
+        ...
+
+    async def get_webhook_event(
+        self, event_id: str, *, partner_id: str | None
+    ) -> WebhookEvent | None: ...
+
+    async def list_webhook_deliveries(self, event_id: str) -> list[WebhookDelivery]: ...
+
+    async def list_webhook_attempts(self, delivery_ids: list[str]) -> list[WebhookAttempt]: ...
+
+    async def get_webhook_delivery(
+        self, delivery_id: str, *, partner_id: str | None
+    ) -> WebhookDelivery | None: ...
+
+    async def claim_webhook_deliveries(
+        self, *, now: int, limit: int, lease_until: int, lease_token: str
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries (pending, ``next_attempt_at <= now``, no live
+        lease), oldest due first. Atomic: concurrent workers never claim the same delivery."""
+        ...
+
+    async def finish_webhook_delivery(
+        self, outcome: DeliveryOutcome, attempt: WebhookAttempt | None
+    ) -> bool:
+        """Record the attempt and apply the outcome, releasing the lease, in one transaction.
+
+        The attempt is always recorded (it happened); the outcome applies only while the lease
+        is still ``outcome.lease_token``'s. False when the lease had been lost.
+        """
+        ...
+
+
+class HostedPageRepository(Protocol):
+    """What the hosted page needs before its secret is exchanged (reads only, consumes nothing)."""
+
+    async def get_partner_of_customer_session(self, customer_session_id: str) -> Partner | None:
+        """The partner that owns the session (for ``frame-ancestors``), or None."""
+        ...
+
+
+class Repositories(
+    PartnerRepository,
+    CustomerSessionRepository,
+    IdempotencyRepository,
+    ClientSessionRepository,
+    ProfileRepository,
+    OtpRepository,
+    ApplicationRepository,
+    PaymentMethodRepository,
+    PartnerCustomerRepository,
+    CustomerSessionLifecycleRepository,
+    PartnerPaymentMethodRepository,
+    PartnerApiKeyRepository,
+    WebhookRepository,
+    HostedPageRepository,
+    Protocol,
+):
     """Everything the domain may ask of the store: one protocol per resource, composed here."""
 
     async def ping(self) -> None: ...

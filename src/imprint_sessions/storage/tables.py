@@ -103,13 +103,16 @@ otp_challenges = sa.Table(
     sa.Column("customer_session_id", Id, sa.ForeignKey("customer_sessions.id"), nullable=False),
     sa.Column("customer_id", Id, sa.ForeignKey("customers.id"), nullable=False),
     sa.Column("phone", sa.Text, nullable=False),
-    sa.Column("code_hash", sa.Text, nullable=False),
+    sa.Column("code_hash", sa.Text, nullable=False),  # keyed HMAC; the code is never stored
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # 1, 2, ... within the session: the latest challenge is the highest, even within one ms, and
+    # the unique constraint settles two concurrent requests for a code.
+    sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("verified_at", sa.BigInteger, nullable=True),
     sa.Column("locked_at", sa.BigInteger, nullable=True),
-    sa.Index("ix_otp_challenges_customer_session_id", "customer_session_id"),
+    sa.UniqueConstraint("customer_session_id", "seq"),
 )
 
 applications = sa.Table(
@@ -153,3 +156,91 @@ payment_methods = sa.Table(
 )
 
 # -- webhooks (migration 0003) and partner-API completeness (migration 0004) go below -------------
+
+# Webhooks (migration 0003). An endpoint's signing secret is never stored: it is re-derived from
+# the endpoint id, ``secret_version`` and the master key named by ``secret_key_id`` (secrets.py).
+# Events are the outbox: written with their deliveries in the transaction of the state change.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("partner_id", Id, sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("event_types", sa.Text, nullable=False),  # JSON list: APPLICATION, PAYMENT_METHOD
+    sa.Column("status", sa.Text, nullable=False),  # enabled | disabled
+    sa.Column("secret_version", sa.Integer, nullable=False),
+    sa.Column("secret_key_id", sa.Text, nullable=False),
+    # The secret before the last rotation, which also signs until it expires.
+    sa.Column("previous_secret_version", sa.Integer, nullable=True),
+    sa.Column("previous_secret_key_id", sa.Text, nullable=True),
+    sa.Column("previous_secret_expires_at", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_webhook_endpoints_partner_id_created_at", "partner_id", "created_at"),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True),  # the stable event id every retry repeats
+    sa.Column("partner_id", Id, sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("type", sa.Text, nullable=False),  # APPLICATION | PAYMENT_METHOD
+    sa.Column("payload", sa.Text, nullable=False),  # exactly the body every attempt sends
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_webhook_events_partner_id_created_at", "partner_id", "created_at", "id"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("event_id", Id, sa.ForeignKey("webhook_events.id"), nullable=False),
+    sa.Column("endpoint_id", Id, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("partner_id", Id, sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("last_attempt_at", sa.BigInteger, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    # A worker's claim: nobody else may send this delivery before locked_until.
+    sa.Column("locked_until", sa.BigInteger, nullable=True),
+    sa.Column("lease_token", sa.Text, nullable=True),
+    sa.Column("replay_of", Id, nullable=True),  # the delivery this one replays
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_event_id", "event_id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("delivery_id", Id, sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    sa.Column("attempted_at", sa.BigInteger, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("response_body", sa.Text, nullable=True),  # the first 1 KiB, as text
+    sa.Index("ix_webhook_attempts_delivery_id_attempted_at", "delivery_id", "attempted_at"),
+)
+
+# Idempotency-Key records of the partner API (migration 0004). A key belongs to one partner; a
+# replayed response is stored with every client secret cut out (``response_secrets`` says where
+# to put each one back, re-derived from its session id), so no secret is ever stored here.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("partner_id", Id, sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),  # SHA-256 of method, path and raw body
+    sa.Column("status", sa.Text, nullable=False),  # in_flight | completed
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_headers", sa.Text, nullable=True),  # JSON [[name, value], ...]
+    sa.Column("response_body", sa.Text, nullable=True),
+    sa.Column("response_secrets", sa.Text, nullable=True),  # JSON [[offset, kid, session id]]
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("partner_id", "key"),
+    sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
+)

@@ -12,13 +12,38 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from imprint_sessions.errors import ServiceUnavailable
+from imprint_sessions.storage.postgres.api_keys import PgPartnerApiKeys
+from imprint_sessions.storage.postgres.applications import PgApplications
+from imprint_sessions.storage.postgres.client import PgClientSessions
+from imprint_sessions.storage.postgres.customer_session_lifecycle import PgCustomerSessionLifecycle
 from imprint_sessions.storage.postgres.customer_sessions import PgCustomerSessions
+from imprint_sessions.storage.postgres.customers import PgPartnerCustomers
+from imprint_sessions.storage.postgres.hosted import PgHostedPage
+from imprint_sessions.storage.postgres.idempotency import PgIdempotency
+from imprint_sessions.storage.postgres.otp import PgOtp
 from imprint_sessions.storage.postgres.partners import PgPartners
+from imprint_sessions.storage.postgres.payment_methods import PgPaymentMethods
+from imprint_sessions.storage.postgres.profiles import PgProfiles
 from imprint_sessions.storage.postgres.runner import UNAVAILABLE, Runner
+from imprint_sessions.storage.postgres.webhooks import PgWebhooks
 from imprint_sessions.storage.urls import asyncpg_dsn
 
 
-class PostgresRepositories(PgPartners, PgCustomerSessions):
+class PostgresRepositories(
+    PgPartners,
+    PgCustomerSessions,
+    PgPartnerCustomers,
+    PgCustomerSessionLifecycle,
+    PgPartnerApiKeys,
+    PgIdempotency,
+    PgClientSessions,
+    PgProfiles,
+    PgOtp,
+    PgApplications,
+    PgPaymentMethods,
+    PgHostedPage,
+    PgWebhooks,
+):
     """asyncpg implementation of ``repositories.Repositories``."""
 
     async def ping(self) -> None:

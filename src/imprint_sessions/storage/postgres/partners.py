@@ -13,16 +13,19 @@ from imprint_sessions.storage.records import ApiKey, Partner, Principal
 class PgPartners(PgRepository):
     async def create_partner(self, partner: Partner) -> None:
         await self._execute(
-            "INSERT INTO partners (id, name, merchant_keys, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO partners (id, name, merchant_keys, allowed_origins, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
             partner.id,
             partner.name,
             json.dumps(list(partner.merchant_keys)),
+            json.dumps(list(partner.allowed_origins)),
             partner.created_at,
         )
 
     async def get_partner(self, partner_id: str) -> Partner | None:
         row = await self._fetchrow(
-            "SELECT upper(id::text) AS id, name, merchant_keys, created_at FROM partners "
+            "SELECT upper(id::text) AS id, name, merchant_keys, allowed_origins, created_at "
+            "FROM partners "
             "WHERE id = $1",
             partner_id,
         )
@@ -30,7 +33,8 @@ class PgPartners(PgRepository):
 
     async def list_partners(self) -> list[Partner]:
         rows = await self._fetch(
-            "SELECT upper(id::text) AS id, name, merchant_keys, created_at FROM partners "
+            "SELECT upper(id::text) AS id, name, merchant_keys, allowed_origins, created_at "
+            "FROM partners "
             "ORDER BY created_at, id"
         )
         return [_partner(r) for r in rows]
@@ -78,6 +82,13 @@ class PgPartners(PgRepository):
             merchant_keys=tuple(json.loads(row["merchant_keys"])),
         )
 
+    async def any_partner_allows_origin(self, origin: str) -> bool:
+        row = await self._fetchrow(
+            "SELECT EXISTS (SELECT 1 FROM partners WHERE allowed_origins::jsonb ? $1) AS allowed",
+            origin,
+        )
+        return bool(row and row["allowed"])
+
 
 def _partner(row: asyncpg.Record) -> Partner:
     return Partner(
@@ -85,4 +96,5 @@ def _partner(row: asyncpg.Record) -> Partner:
         name=row["name"],
         merchant_keys=tuple(json.loads(row["merchant_keys"])),
         created_at=row["created_at"],
+        allowed_origins=tuple(json.loads(row["allowed_origins"])),
     )

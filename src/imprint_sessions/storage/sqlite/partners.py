@@ -8,16 +8,20 @@ import sqlite3
 from imprint_sessions.storage.records import ApiKey, Partner, Principal
 from imprint_sessions.storage.sqlite.runner import LiteRepository
 
+_PARTNER_COLUMNS = "id, name, merchant_keys, allowed_origins, created_at"
+
 
 class LitePartners(LiteRepository):
     async def create_partner(self, partner: Partner) -> None:
         await self._runner.write(
             lambda c: c.execute(
-                "INSERT INTO partners (id, name, merchant_keys, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO partners (id, name, merchant_keys, allowed_origins, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (
                     partner.id,
                     partner.name,
                     json.dumps(list(partner.merchant_keys)),
+                    json.dumps(list(partner.allowed_origins)),
                     partner.created_at,
                 ),
             )
@@ -25,13 +29,14 @@ class LitePartners(LiteRepository):
 
     async def get_partner(self, partner_id: str) -> Partner | None:
         rows = await self._runner.read(
-            "SELECT id, name, merchant_keys, created_at FROM partners WHERE id = ?", partner_id
+            f"SELECT {_PARTNER_COLUMNS} FROM partners WHERE id = ?",
+            partner_id,
         )
         return _partner(rows[0]) if rows else None
 
     async def list_partners(self) -> list[Partner]:
         rows = await self._runner.read(
-            "SELECT id, name, merchant_keys, created_at FROM partners ORDER BY created_at, id"
+            f"SELECT {_PARTNER_COLUMNS} FROM partners ORDER BY created_at, id"
         )
         return [_partner(r) for r in rows]
 
@@ -85,6 +90,14 @@ class LitePartners(LiteRepository):
             merchant_keys=tuple(json.loads(row["merchant_keys"])),
         )
 
+    async def any_partner_allows_origin(self, origin: str) -> bool:
+        rows = await self._runner.read(
+            "SELECT EXISTS (SELECT 1 FROM partners p, json_each(p.allowed_origins) o "
+            "WHERE o.value = ?)",
+            origin,
+        )
+        return bool(rows[0][0])
+
 
 def _partner(row: sqlite3.Row) -> Partner:
     return Partner(
@@ -92,4 +105,5 @@ def _partner(row: sqlite3.Row) -> Partner:
         name=row["name"],
         merchant_keys=tuple(json.loads(row["merchant_keys"])),
         created_at=row["created_at"],
+        allowed_origins=tuple(json.loads(row["allowed_origins"])),
     )

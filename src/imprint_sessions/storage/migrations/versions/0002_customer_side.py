@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.Text(), nullable=False),
         sa.Column("code_hash", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.Column("verified_at", sa.BigInteger(), nullable=True),
@@ -77,11 +78,10 @@ def upgrade() -> None:
             name=op.f("fk_otp_challenges_customer_session_id_customer_sessions"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_otp_challenges")),
+        sa.UniqueConstraint(
+            "customer_session_id", "seq", name=op.f("uq_otp_challenges_customer_session_id_seq")
+        ),
     )
-    with op.batch_alter_table("otp_challenges", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_otp_challenges_customer_session_id", ["customer_session_id"], unique=False
-        )
 
     op.create_table(
         "payment_methods",
@@ -153,9 +153,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_payment_methods_customer_id_created_at")
 
     op.drop_table("payment_methods")
-    with op.batch_alter_table("otp_challenges", schema=None) as batch_op:
-        batch_op.drop_index("ix_otp_challenges_customer_session_id")
-
     op.drop_table("otp_challenges")
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.drop_index("ix_applications_partner_id_phone_status")

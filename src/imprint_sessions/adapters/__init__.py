@@ -1,0 +1,1 @@
+"""Adapters to outside services the domain defines interfaces for (HTTP underwriter, SMS)."""

@@ -1,0 +1,46 @@
+"""``/v2/client/exchange``: a customer session's one-time client_secret for a client credential."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from imprint_sessions.client_api.errors_doc import client_error_responses
+from imprint_sessions.client_api.schemas import (
+    ExchangeRequest,
+    ExchangeResponse,
+    body_openapi,
+    parse_body,
+)
+from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain.client_sessions import exchange_client_secret
+from imprint_sessions.domain.decisions import utc_today
+
+router = APIRouter(prefix="/v2/client", tags=["Client API"])
+
+
+@router.post(
+    "/exchange",
+    operation_id="exchangeClientSecret",
+    summary="Exchange a client secret for a client credential",
+    response_model=ExchangeResponse,
+    responses=client_error_responses(400, 401, 413, 503),
+    openapi_extra=body_openapi(ExchangeRequest),
+)
+async def exchange(request: Request, services: Svc) -> ExchangeResponse:
+    """Uses up the session's client_secret (once) and returns a short-lived client credential."""
+    body = parse_body(
+        ExchangeRequest, request, await request.body(), today=utc_today(services.clock)
+    )
+    issued = await exchange_client_secret(
+        services.database.repositories,
+        clock=services.clock,
+        box=services.box,
+        client_secret=body.client_secret,
+        ttl_seconds=services.settings.client_token_ttl_seconds,
+    )
+    return ExchangeResponse(
+        access_token=issued.access_token,
+        expires_at=rfc3339_ms(issued.expires_at),
+        customer_session_id=issued.customer_session_id,
+    )

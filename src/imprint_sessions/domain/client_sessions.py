@@ -1,0 +1,91 @@
+"""The client side of a customer session: the one-time exchange of its secret for a short-lived
+client credential, and authenticating that credential on every client API call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imprint_sessions.clock import Clock
+from imprint_sessions.errors import ClientCredentialRequired, InvalidClientSecret
+from imprint_sessions.secrets import ClientTokenClaims, SecretBox
+from imprint_sessions.storage.records import ClientContext, Customer
+from imprint_sessions.storage.repositories import Repositories
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedClientToken:
+    access_token: str
+    expires_at: int
+    customer_session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPrincipal:
+    """Who a client credential speaks for: one live session of one customer of one partner."""
+
+    claims: ClientTokenClaims
+    context: ClientContext
+
+    @property
+    def customer_session_id(self) -> str:
+        return self.claims.customer_session_id
+
+    @property
+    def customer_id(self) -> str:
+        return self.claims.customer_id
+
+    @property
+    def partner_id(self) -> str:
+        return self.claims.partner_id
+
+    @property
+    def customer(self) -> Customer:
+        return self.context.customer
+
+
+async def exchange_client_secret(
+    repos: Repositories, *, clock: Clock, box: SecretBox, client_secret: str, ttl_seconds: int
+) -> IssuedClientToken:
+    """Consume the secret (once, atomically) and mint a credential bound to its session.
+
+    Malformed, forged, unknown, expired, revoked and already-used secrets are one error. A
+    secret whose MAC does not verify never reaches the database.
+    """
+    customer_session_id = box.verify_client_secret(client_secret)
+    if customer_session_id is None:
+        raise InvalidClientSecret()
+    now = clock.now_ms()
+    consumed = await repos.consume_customer_session(customer_session_id, now=now)
+    if consumed is None:
+        raise InvalidClientSecret()
+    # The credential outlives the secret on purpose: a customer who opens the page a minute
+    # before the secret expires still has the whole credential lifetime to finish.
+    expires_at = now + ttl_seconds * 1000
+    token = box.client_token(
+        customer_session_id=consumed.id,
+        customer_id=consumed.customer_id,
+        partner_id=consumed.partner_id,
+        expires_at=expires_at,
+    )
+    return IssuedClientToken(
+        access_token=token, expires_at=expires_at, customer_session_id=consumed.id
+    )
+
+
+async def authenticate_client(
+    repos: Repositories, *, clock: Clock, box: SecretBox, access_token: str | None
+) -> ClientPrincipal:
+    """The principal of a genuine, unexpired credential whose session is not revoked.
+
+    The revocation check is the same read that loads the session and the customer every client
+    call needs, so it costs nothing extra.
+    """
+    claims = box.verify_client_token(access_token)
+    if claims is None or claims.expires_at <= clock.now_ms():
+        raise ClientCredentialRequired()
+    context = await repos.get_client_context(
+        claims.customer_session_id, customer_id=claims.customer_id, partner_id=claims.partner_id
+    )
+    if context is None:
+        raise ClientCredentialRequired()
+    return ClientPrincipal(claims=claims, context=context)

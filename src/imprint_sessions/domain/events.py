@@ -1,0 +1,219 @@
+"""The webhook outbox: an event and its deliveries, written in the caller's unit of work.
+
+``record_event`` is called by the domain function that changes state, with the repositories of
+the unit of work that change runs in: the event commits with the change or not at all, and
+nothing is sent from inside a request (the worker sends what was committed).
+
+Bodies are compact JSON with sorted keys, ``{"data": {...}, "id": <event id>, "object": TYPE}``:
+the reference's ``{object, data}`` plus the event id, so a partner verifying only
+``X-IMPRINT-HMAC-SIGNATURE`` can still de-duplicate. Timestamps are RFC-3339 with milliseconds;
+fields with no value are left out, as everywhere in the API.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.secrets import new_id
+from imprint_sessions.storage.records import (
+    Application,
+    PaymentMethod,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from imprint_sessions.storage.repositories import Repositories
+
+APPLICATION = "APPLICATION"
+PAYMENT_METHOD = "PAYMENT_METHOD"
+EVENT_TYPES = (APPLICATION, PAYMENT_METHOD)
+# Only terminal decisions are sent; IN_PROGRESS, ERROR, PENDING_REVIEW and APPROVED never are.
+TERMINAL_APPLICATION_STATUSES = frozenset({"OFFER_ACCEPTED", "REJECTED"})
+ENDPOINT_ENABLED = "enabled"
+PENDING = "pending"
+
+
+def render_event_body(event_id: str, event_type: str, data: dict[str, Any]) -> str:
+    """The exact body of every attempt: compact JSON, keys sorted."""
+    return json.dumps(
+        {"data": data, "id": event_id, "object": event_type},
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def application_event_data(
+    *,
+    customer_id: str,
+    partner_customer_id: str | None,
+    status: str,
+    created_at: int,
+    updated_at: int,
+    merchant_key: str | None,
+    customer_metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``APPLICATION``'s data (reference, section 5)."""
+    if status not in TERMINAL_APPLICATION_STATUSES:
+        raise ValueError(f"APPLICATION webhooks are sent only for terminal decisions, not {status}")
+    return _present(
+        {
+            "customer_id": customer_id,
+            "partner_customer_id": partner_customer_id,
+            "status": status,
+            "created_at": rfc3339_ms(created_at),
+            "updated_at": rfc3339_ms(updated_at),
+            "merchant_key": merchant_key,
+            "customer_metadata": customer_metadata,
+        }
+    )
+
+
+def payment_method_event_data(
+    *,
+    payment_method_id: str,
+    customer_id: str,
+    partner_customer_id: str | None,
+    payment_method_type: str,
+    card_type: str | None,
+    previous_status: str | None,
+    new_status: str,
+    created_at: int,
+    updated_at: int,
+    merchant_key: str | None,
+) -> dict[str, Any]:
+    """``PAYMENT_METHOD``'s data: on creation there is no ``previous_status``."""
+    return _present(
+        {
+            "payment_method_id": payment_method_id,
+            "customer_id": customer_id,
+            "partner_customer_id": partner_customer_id,
+            "type": payment_method_type,
+            "card_type": card_type,
+            "previous_status": previous_status,
+            "new_status": new_status,
+            "created_at": rfc3339_ms(created_at),
+            "updated_at": rfc3339_ms(updated_at),
+            "merchant_key": merchant_key,
+        }
+    )
+
+
+async def record_event(
+    repos: Repositories, *, partner_id: str, event_type: str, data: dict[str, Any], now: int
+) -> WebhookEvent:
+    """Write the event, and one delivery per enabled endpoint of the partner subscribed to it.
+
+    Call it with the repositories of the unit of work that makes the change. The event is kept
+    even when no endpoint wants it (the partner API lists it).
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    event_id = new_id()
+    event = WebhookEvent(
+        id=event_id,
+        partner_id=partner_id,
+        type=event_type,
+        payload=render_event_body(event_id, event_type, data),
+        created_at=now,
+    )
+    deliveries = [
+        WebhookDelivery(
+            id=new_id(),
+            event_id=event_id,
+            endpoint_id=endpoint.id,
+            partner_id=partner_id,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            last_attempt_at=None,
+            last_error=None,
+            replay_of=None,
+            created_at=now,
+            updated_at=now,
+        )
+        for endpoint in await repos.list_webhook_endpoints(partner_id)
+        if endpoint.status == ENDPOINT_ENABLED and event_type in endpoint.event_types
+    ]
+    await repos.insert_webhook_event(event, deliveries)
+    return event
+
+
+# -- the state changes that produce events (called by applications.py and payment_methods.py) -----
+
+
+async def _customer_fields(
+    repos: Repositories, partner_id: str, customer_id: str
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The customer's ``partner_customer_id`` and metadata, read in the caller's transaction."""
+    customer = await repos.get_partner_customer(partner_id, customer_id)
+    if customer is None:
+        return None, None
+    metadata = json.loads(customer.metadata_json) if customer.metadata_json else None
+    return customer.partner_customer_id, metadata or None
+
+
+async def record_application_decision(
+    repos: Repositories, *, application: Application, now: int
+) -> WebhookEvent | None:
+    """The ``APPLICATION`` event of a terminal decision; nothing for any other status."""
+    if application.status not in TERMINAL_APPLICATION_STATUSES:
+        return None
+    partner_customer_id, metadata = await _customer_fields(
+        repos, application.partner_id, application.customer_id
+    )
+    data = application_event_data(
+        customer_id=application.customer_id,
+        partner_customer_id=partner_customer_id,
+        status=application.status,
+        created_at=application.created_at,
+        updated_at=application.updated_at,
+        merchant_key=application.merchant_key,
+        customer_metadata=metadata,
+    )
+    return await record_event(
+        repos, partner_id=application.partner_id, event_type=APPLICATION, data=data, now=now
+    )
+
+
+async def record_payment_method_change(
+    repos: Repositories,
+    *,
+    payment_method: PaymentMethod,
+    previous_status: str | None,
+    merchant_key: str | None,
+    now: int,
+) -> WebhookEvent:
+    """The ``PAYMENT_METHOD`` event of a creation (``previous_status`` None) or status change.
+
+    ``merchant_key`` None: the product of the application that created the payment method.
+    """
+    partner_customer_id, _ = await _customer_fields(
+        repos, payment_method.partner_id, payment_method.customer_id
+    )
+    if merchant_key is None and payment_method.application_id is not None:
+        application = await repos.get_application(
+            payment_method.application_id, customer_id=payment_method.customer_id
+        )
+        merchant_key = application.merchant_key if application is not None else None
+    card = json.loads(payment_method.card_json) if payment_method.card_json else {}
+    data = payment_method_event_data(
+        payment_method_id=payment_method.id,
+        customer_id=payment_method.customer_id,
+        partner_customer_id=partner_customer_id,
+        payment_method_type=payment_method.type,
+        card_type=card.get("card_type"),
+        previous_status=previous_status,
+        new_status=payment_method.status,
+        created_at=payment_method.created_at,
+        updated_at=payment_method.updated_at,
+        merchant_key=merchant_key,
+    )
+    return await record_event(
+        repos, partner_id=payment_method.partner_id, event_type=PAYMENT_METHOD, data=data, now=now
+    )

@@ -1,0 +1,275 @@
+"""Webhook endpoints (register, list, disable, rotate the secret), events, deliveries, replays.
+
+``partner_id`` scopes every lookup: the partner API passes the caller's, so another partner's
+ids are indistinguishable from missing ones; the admin CLI passes None (any partner).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from imprint_sessions.clock import Clock
+from imprint_sessions.domain.events import ENDPOINT_ENABLED, EVENT_TYPES, PENDING
+from imprint_sessions.errors import (
+    Conflict,
+    InvalidRequest,
+    WebhookDeliveryNotFound,
+    WebhookEndpointNotFound,
+    WebhookEventNotFound,
+)
+from imprint_sessions.secrets import SecretBox, new_id
+from imprint_sessions.storage.records import (
+    Page,
+    PageRequest,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.webhooks.targets import TargetPolicy
+
+ENDPOINT_DISABLED = "disabled"
+MAX_ENDPOINTS_PER_PARTNER = 16
+MAX_GRACE_SECONDS = 7 * 86_400
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedWebhookEndpoint:
+    """An endpoint as created or rotated: the only moment its secret leaves the service."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryWithAttempts:
+    delivery: WebhookDelivery
+    attempts: list[WebhookAttempt]
+
+
+def canonical_id(value: str) -> str | None:
+    """``value`` as an uppercase hyphenated UUID, or None when it is not a UUID."""
+    try:
+        return str(uuid.UUID(value)).upper()
+    except ValueError:
+        return None
+
+
+def _event_types(requested: list[str] | None) -> tuple[str, ...]:
+    if requested is None:
+        return EVENT_TYPES
+    unknown = sorted(set(requested) - set(EVENT_TYPES))
+    problems = []
+    if not requested:
+        problems.append("event_types: must name at least one event type")
+    if unknown:
+        problems.append(f"event_types: must be among {', '.join(EVENT_TYPES)}")
+    if len(set(requested)) != len(requested):
+        problems.append("event_types: must not repeat")
+    if problems:
+        raise InvalidRequest(*problems)
+    return tuple(t for t in EVENT_TYPES if t in requested)
+
+
+def _secret(box: SecretBox, endpoint: WebhookEndpoint) -> str:
+    secret = box.webhook_secret(endpoint.id, endpoint.secret_version, endpoint.secret_key_id)
+    assert secret is not None  # minted under the current master key, always configured
+    return secret
+
+
+async def create_webhook_endpoint(
+    repos: Repositories,
+    *,
+    clock: Clock,
+    box: SecretBox,
+    targets: TargetPolicy,
+    partner_id: str,
+    url: str,
+    event_types: list[str] | None = None,
+) -> IssuedWebhookEndpoint:
+    """Register a receiver (the URL vetted against the deployment's target policy)."""
+    types = _event_types(event_types)
+    await targets.check_url(url)
+    existing = await repos.list_webhook_endpoints(partner_id)
+    if sum(e.status == ENDPOINT_ENABLED for e in existing) >= MAX_ENDPOINTS_PER_PARTNER:
+        raise Conflict(
+            "WEBHOOK_ENDPOINT_LIMIT_ERROR",
+            f"A partner may have at most {MAX_ENDPOINTS_PER_PARTNER} enabled webhook endpoints",
+        )
+    now = clock.now_ms()
+    endpoint = WebhookEndpoint(
+        id=new_id(),
+        partner_id=partner_id,
+        url=url,
+        event_types=types,
+        status=ENDPOINT_ENABLED,
+        secret_version=1,
+        secret_key_id=box.current_kid,
+        previous_secret_version=None,
+        previous_secret_key_id=None,
+        previous_secret_expires_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+    await repos.create_webhook_endpoint(endpoint)
+    return IssuedWebhookEndpoint(endpoint=endpoint, secret=_secret(box, endpoint))
+
+
+async def list_webhook_endpoints(repos: Repositories, *, partner_id: str) -> list[WebhookEndpoint]:
+    return await repos.list_webhook_endpoints(partner_id)
+
+
+async def disable_webhook_endpoint(
+    repos: Repositories, *, clock: Clock, partner_id: str | None, endpoint_id: str
+) -> WebhookEndpoint:
+    """Stop sending to an endpoint: no new deliveries; pending ones are retired by the worker."""
+    canonical = canonical_id(endpoint_id)
+    endpoint = (
+        await repos.disable_webhook_endpoint(canonical, partner_id=partner_id, now=clock.now_ms())
+        if canonical
+        else None
+    )
+    if endpoint is None:
+        raise WebhookEndpointNotFound(endpoint_id)
+    return endpoint
+
+
+async def rotate_webhook_secret(
+    repos: Repositories,
+    *,
+    clock: Clock,
+    box: SecretBox,
+    partner_id: str | None,
+    endpoint_id: str,
+    grace_seconds: int,
+) -> IssuedWebhookEndpoint:
+    """A new secret signs from now on; the one it replaces also signs for ``grace_seconds``."""
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise InvalidRequest(f"grace_period_seconds: must be 0 to {MAX_GRACE_SECONDS}")
+    canonical = canonical_id(endpoint_id)
+    now = clock.now_ms()
+    endpoint = (
+        await repos.rotate_webhook_endpoint_secret(
+            canonical,
+            partner_id=partner_id,
+            secret_key_id=box.current_kid,
+            previous_expires_at=now + grace_seconds * 1000,
+            now=now,
+        )
+        if canonical
+        else None
+    )
+    if endpoint is None:
+        raise WebhookEndpointNotFound(endpoint_id)
+    return IssuedWebhookEndpoint(endpoint=endpoint, secret=_secret(box, endpoint))
+
+
+def signing_secrets(box: SecretBox, endpoint: WebhookEndpoint, *, now: int) -> list[str]:
+    """The secrets that sign an attempt at ``now``, newest first (empty if none can be made).
+
+    The previous secret signs too until ``previous_secret_expires_at``.
+    """
+    found = []
+    current = box.webhook_secret(endpoint.id, endpoint.secret_version, endpoint.secret_key_id)
+    if current is not None:
+        found.append(current)
+    if (
+        endpoint.previous_secret_version is not None
+        and endpoint.previous_secret_key_id is not None
+        and endpoint.previous_secret_expires_at is not None
+        and endpoint.previous_secret_expires_at > now
+    ):
+        previous = box.webhook_secret(
+            endpoint.id, endpoint.previous_secret_version, endpoint.previous_secret_key_id
+        )
+        if previous is not None:
+            found.append(previous)
+    return found
+
+
+async def list_webhook_events(
+    repos: Repositories, *, partner_id: str, limit: int, starting_after: str | None
+) -> Page[WebhookEvent]:
+    """The partner's events, oldest first, ``limit`` at a time (the partner API's list rules)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"limit: must be 1 to {MAX_PAGE_SIZE}")
+    cursor = canonical_id(starting_after) if starting_after is not None else None
+    page = None
+    if starting_after is None or cursor is not None:
+        page = await repos.list_webhook_events(
+            partner_id, PageRequest(limit=limit, starting_after=cursor)
+        )
+    if page is None:
+        raise InvalidRequest("starting_after: must be the id of one of your events")
+    return page
+
+
+async def get_webhook_event(
+    repos: Repositories, *, partner_id: str | None, event_id: str
+) -> WebhookEvent:
+    canonical = canonical_id(event_id)
+    event = await repos.get_webhook_event(canonical, partner_id=partner_id) if canonical else None
+    if event is None:
+        raise WebhookEventNotFound(event_id)
+    return event
+
+
+async def list_event_deliveries(
+    repos: Repositories, *, partner_id: str | None, event_id: str
+) -> list[DeliveryWithAttempts]:
+    """Every delivery of one event (replays included), each with its attempts, oldest first."""
+    event = await get_webhook_event(repos, partner_id=partner_id, event_id=event_id)
+    deliveries = await repos.list_webhook_deliveries(event.id)
+    attempts = await repos.list_webhook_attempts([d.id for d in deliveries])
+    by_delivery: dict[str, list[WebhookAttempt]] = {d.id: [] for d in deliveries}
+    for attempt in attempts:
+        by_delivery[attempt.delivery_id].append(attempt)
+    return [DeliveryWithAttempts(d, by_delivery[d.id]) for d in deliveries]
+
+
+async def replay_webhook_delivery(
+    repos: Repositories, *, clock: Clock, partner_id: str | None, delivery_id: str
+) -> WebhookDelivery:
+    """Send a delivered or dead delivery's event to its endpoint again, as a new delivery.
+
+    The body and the event id are the original's, so a receiver that de-duplicates by event id
+    sees the replay as the same event. A delivery still pending needs no replay (409); neither
+    can a disabled endpoint receive one (409).
+    """
+    canonical = canonical_id(delivery_id)
+    original = (
+        await repos.get_webhook_delivery(canonical, partner_id=partner_id) if canonical else None
+    )
+    if original is None:
+        raise WebhookDeliveryNotFound(delivery_id)
+    if original.status == PENDING:
+        raise Conflict(
+            "WEBHOOK_DELIVERY_PENDING_ERROR",
+            f"Webhook delivery {original.id} is still pending; it will be retried on its own",
+        )
+    endpoint = await repos.get_webhook_endpoint(original.endpoint_id, partner_id=None)
+    if endpoint is None or endpoint.status != ENDPOINT_ENABLED:
+        raise Conflict(
+            "WEBHOOK_ENDPOINT_DISABLED_ERROR",
+            f"Webhook endpoint {original.endpoint_id} is disabled",
+        )
+    now = clock.now_ms()
+    replay = WebhookDelivery(
+        id=new_id(),
+        event_id=original.event_id,
+        endpoint_id=original.endpoint_id,
+        partner_id=original.partner_id,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_attempt_at=None,
+        last_error=None,
+        replay_of=original.id,
+        created_at=now,
+        updated_at=now,
+    )
+    await repos.insert_webhook_delivery(replay)
+    return replay

@@ -1,0 +1,1 @@
+"""The hosted application (``/start``), the web SDK script, and the sandbox's demo shop."""

@@ -1,0 +1,165 @@
+"""The ``Idempotency-Key`` header, for every partner-API POST.
+
+A route takes the ``Idempotency`` dependency and runs its work through it::
+
+    async def create_thing(..., idempotency: Idempotency) -> Response:
+        async def create(repos: Repositories) -> Response:
+            ...  # validate the body, call the domain with ``repos``, build the response
+        return await idempotency.run(create)
+
+Without the header, ``run`` just awaits the work on the autocommit repositories (no extra
+database round trip). With it, the key is claimed first; the work runs in a unit of work that
+also records its response, so the effect and the record commit together; a retry gets the
+recorded response with ``Idempotent-Replayed: true``. The rules are in ``domain/idempotency.py``.
+List ``**IDEMPOTENT_RESPONSES`` in the route's ``responses`` to document the 409 and 422.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import WithJsonSchema
+
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain import idempotency
+from imprint_sessions.partner_api.auth import PartnerAuth
+from imprint_sessions.partner_api.schemas import ConflictError, InvalidRequestError
+from imprint_sessions.services import Services
+from imprint_sessions.storage.records import Principal
+from imprint_sessions.storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Recomputed for every response, or the middleware's to add.
+_NOT_RECORDED = frozenset({"content-length", "request-id"})
+
+Work = Callable[[Repositories], Awaitable[Response]]
+
+IDEMPOTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            REPLAYED_HEADER: {
+                "description": "`true` when this is the recorded response to an earlier request "
+                "with the same Idempotency-Key",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        }
+    },
+    409: {
+        "description": "A request with the same Idempotency-Key is still being processed "
+        "(`IDEMPOTENCY_KEY_IN_USE`); retry it later",
+        "model": ConflictError,
+    },
+    422: {
+        "description": "The Idempotency-Key was already used with a different request body",
+        "model": InvalidRequestError,
+    },
+}
+
+
+class Idempotent:
+    """One request's idempotency: ``run`` its work once per key, or replay the recorded result."""
+
+    __slots__ = ("_key", "_principal", "_request", "_services")
+
+    def __init__(
+        self, request: Request, services: Services, principal: Principal, key: str | None
+    ) -> None:
+        self._request = request
+        self._services = services
+        self._principal = principal
+        self._key = key
+
+    async def run(self, work: Work) -> Response:
+        services = self._services
+        if self._key is None:
+            return await work(services.database.repositories)
+        request = self._request
+        outcome = await idempotency.claim(
+            services.database.repositories,
+            clock=services.clock,
+            box=services.box,
+            partner_id=self._principal.partner_id,
+            key=self._key,
+            request_hash=services.box.request_fingerprint(
+                request.method, request.url.path, await request.body()
+            ),
+            ttl_seconds=services.settings.idempotency_ttl_seconds,
+        )
+        if isinstance(outcome, idempotency.Replay):
+            response = Response(outcome.body, status_code=outcome.status)
+            for name, value in outcome.headers:
+                response.headers[name] = value
+            response.headers[REPLAYED_HEADER] = "true"
+            return response
+        return await self._run_once(outcome, work)
+
+    async def _run_once(self, taken: idempotency.Claim, work: Work) -> Response:
+        services = self._services
+        try:
+            async with services.database.unit_of_work() as uow:
+                response = await work(uow.repositories)
+                if 200 <= response.status_code < 300:
+                    await idempotency.complete(
+                        uow.repositories,
+                        taken,
+                        box=services.box,
+                        status=response.status_code,
+                        headers=[
+                            (name, value)
+                            for name, value in response.headers.items()
+                            if name not in _NOT_RECORDED
+                        ],
+                        body=bytes(response.body),
+                    )
+                    await uow.commit()
+                    return response
+        except BaseException:
+            await self._release(taken)
+            raise
+        await self._release(taken)  # an error response: nothing was written
+        return response
+
+    async def _release(self, taken: idempotency.Claim) -> None:
+        try:
+            await idempotency.release(self._services.database.repositories, taken)
+        except Exception:
+            # The claim then lapses by itself after its lease; until then retries get a 409.
+            log.warning(
+                "could not release an idempotency key; it is freed after %s s",
+                idempotency.IN_FLIGHT_LEASE_MS // 1000,
+                exc_info=True,
+            )
+
+
+async def idempotent(
+    request: Request,
+    services: Svc,
+    principal: PartnerAuth,
+    idempotency_key: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH}),
+        Header(
+            alias=IDEMPOTENCY_KEY_HEADER,
+            description=(
+                "Makes this POST safe to retry: a unique key of 1 to 255 printable ASCII "
+                "characters (a V4 UUID, say). The same key with the same body within 24 hours "
+                "returns the first response again, with `Idempotent-Replayed: true`; with a "
+                "different body it is a 422; while the first request is still being processed, "
+                "a 409. Keys are scoped to your account. Only successful responses are "
+                "recorded: after an error the key may be used again."
+            ),
+        ),
+    ] = None,
+) -> Idempotent:
+    """The request's ``Idempotent`` runner; a malformed key is a 400 before anything runs."""
+    key = idempotency.check_key(idempotency_key) if idempotency_key is not None else None
+    return Idempotent(request, services, principal, key)
+
+
+Idempotency = Annotated[Idempotent, Depends(idempotent)]

@@ -1,0 +1,283 @@
+"""``/v2/webhook_endpoints``, ``/v2/webhook_events``, ``/v2/webhook_deliveries``: the partner's
+webhooks, their events and every delivery attempt, and replays.
+
+Creating and rotating return a signing secret once; they take no ``Idempotency-Key``, because a
+recorded response would have to keep the secret (disabling and replaying do take one). Every id
+is the caller's own: another partner's is a 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain import webhooks
+from imprint_sessions.domain.events import PENDING
+from imprint_sessions.domain.webhooks import DeliveryWithAttempts, IssuedWebhookEndpoint
+from imprint_sessions.partner_api.auth import PartnerAuth
+from imprint_sessions.partner_api.errors_doc import error_responses
+from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
+from imprint_sessions.partner_api.params import DEFAULT_LIMIT, Limit, StartingAfter
+from imprint_sessions.partner_api.schemas import ConflictError
+from imprint_sessions.partner_api.webhook_schemas import (
+    CreateWebhookEndpointRequest,
+    RotateWebhookSecretRequest,
+)
+from imprint_sessions.partner_api.webhook_schemas import WebhookAttempt as WireAttempt
+from imprint_sessions.partner_api.webhook_schemas import WebhookDelivery as WireDelivery
+from imprint_sessions.partner_api.webhook_schemas import WebhookDeliveryList as WireDeliveryList
+from imprint_sessions.partner_api.webhook_schemas import WebhookEndpoint as WireEndpoint
+from imprint_sessions.partner_api.webhook_schemas import WebhookEndpointList as WireEndpointList
+from imprint_sessions.partner_api.webhook_schemas import WebhookEvent as WireEvent
+from imprint_sessions.partner_api.webhook_schemas import WebhookEventList as WireEventList
+from imprint_sessions.storage.records import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from imprint_sessions.storage.repositories import Repositories
+
+router = APIRouter(tags=["Webhooks"])
+
+_JSON = "application/json"
+
+
+def json_response(model: WireEndpoint | WireDelivery) -> Response:
+    return Response(model.model_dump_json(exclude_none=True), media_type=_JSON)
+
+
+def render_endpoint(
+    endpoint: WebhookEndpoint, *, secret: str | None = None, now: int
+) -> WireEndpoint:
+    previous = endpoint.previous_secret_expires_at
+    return WireEndpoint(
+        id=endpoint.id,
+        url=endpoint.url,
+        event_types=list(endpoint.event_types),
+        status=endpoint.status.upper(),
+        secret=secret,
+        previous_secret_expires_at=rfc3339_ms(previous) if previous and previous > now else None,
+        created_at=rfc3339_ms(endpoint.created_at),
+        updated_at=rfc3339_ms(endpoint.updated_at),
+    )
+
+
+def _issued(issued: IssuedWebhookEndpoint, now: int) -> WireEndpoint:
+    return render_endpoint(issued.endpoint, secret=issued.secret, now=now)
+
+
+def render_event(event: WebhookEvent) -> WireEvent:
+    body = json.loads(event.payload)
+    return WireEvent(
+        id=event.id,
+        object=body["object"],
+        created_at=rfc3339_ms(event.created_at),
+        data=body["data"],
+    )
+
+
+def render_delivery(delivery: WebhookDelivery, attempts: list[WireAttempt]) -> WireDelivery:
+    return WireDelivery(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        endpoint_id=delivery.endpoint_id,
+        status=delivery.status.upper(),
+        attempt_count=delivery.attempts,
+        next_attempt_at=(
+            rfc3339_ms(delivery.next_attempt_at) if delivery.status == PENDING else None
+        ),
+        last_attempt_at=rfc3339_ms(delivery.last_attempt_at) if delivery.last_attempt_at else None,
+        last_error=delivery.last_error,
+        replay_of=delivery.replay_of,
+        created_at=rfc3339_ms(delivery.created_at),
+        updated_at=rfc3339_ms(delivery.updated_at),
+        attempts=attempts,
+    )
+
+
+def render_delivery_with_attempts(found: DeliveryWithAttempts) -> WireDelivery:
+    return render_delivery(
+        found.delivery,
+        [
+            WireAttempt(
+                id=a.id,
+                attempted_at=rfc3339_ms(a.attempted_at),
+                duration_ms=a.duration_ms,
+                http_status=a.http_status,
+                error=a.error,
+                response_body=a.response_body,
+            )
+            for a in found.attempts
+        ],
+    )
+
+
+@router.post(
+    "/v2/webhook_endpoints",
+    operation_id="createWebhookEndpoint",
+    summary="Register a webhook endpoint",
+    response_model=WireEndpoint,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 401, 409, 429, 503),
+)
+async def create_webhook_endpoint(
+    body: CreateWebhookEndpointRequest, services: Svc, principal: PartnerAuth
+) -> WireEndpoint:
+    """Registers a URL to receive signed events; the response shows its signing secret once."""
+    issued = await webhooks.create_webhook_endpoint(
+        services.database.repositories,
+        clock=services.clock,
+        box=services.box,
+        targets=services.webhook_targets,
+        partner_id=principal.partner_id,
+        url=body.url,
+        event_types=list(body.event_types) if body.event_types is not None else None,
+    )
+    return _issued(issued, services.clock.now_ms())
+
+
+@router.get(
+    "/v2/webhook_endpoints",
+    operation_id="listWebhookEndpoints",
+    summary="List webhook endpoints",
+    response_model=WireEndpointList,
+    response_model_exclude_none=True,
+    responses=error_responses(401, 429, 503),
+)
+async def list_webhook_endpoints(services: Svc, principal: PartnerAuth) -> WireEndpointList:
+    """Lists the caller's webhook endpoints, oldest first (secrets are never shown again)."""
+    found = await webhooks.list_webhook_endpoints(
+        services.database.repositories, partner_id=principal.partner_id
+    )
+    now = services.clock.now_ms()
+    return WireEndpointList(
+        data=[render_endpoint(e, now=now) for e in found], has_more=False, total=len(found)
+    )
+
+
+@router.post(
+    "/v2/webhook_endpoints/{endpoint_id}/disable",
+    operation_id="disableWebhookEndpoint",
+    summary="Disable a webhook endpoint",
+    response_model=WireEndpoint,
+    response_model_exclude_none=True,
+    responses={**error_responses(401, 404, 429, 503), **IDEMPOTENT_RESPONSES},
+)
+async def disable_webhook_endpoint(
+    endpoint_id: str, services: Svc, principal: PartnerAuth, idempotency: Idempotency
+) -> Response:
+    """Stops sending to an endpoint; its pending deliveries are given up (marked dead)."""
+
+    async def disable(repos: Repositories) -> Response:
+        endpoint = await webhooks.disable_webhook_endpoint(
+            repos, clock=services.clock, partner_id=principal.partner_id, endpoint_id=endpoint_id
+        )
+        return json_response(render_endpoint(endpoint, now=services.clock.now_ms()))
+
+    return await idempotency.run(disable)
+
+
+@router.post(
+    "/v2/webhook_endpoints/{endpoint_id}/rotate_secret",
+    operation_id="rotateWebhookSecret",
+    summary="Rotate a webhook endpoint's signing secret",
+    response_model=WireEndpoint,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 401, 404, 429, 503),
+)
+async def rotate_webhook_secret(
+    endpoint_id: str,
+    services: Svc,
+    principal: PartnerAuth,
+    body: Annotated[RotateWebhookSecretRequest | None, Body()] = None,
+) -> WireEndpoint:
+    """Issues a new signing secret (shown once); the old one also signs for a grace period."""
+    grace = body.grace_period_seconds if body is not None else None
+    issued = await webhooks.rotate_webhook_secret(
+        services.database.repositories,
+        clock=services.clock,
+        box=services.box,
+        partner_id=principal.partner_id,
+        endpoint_id=endpoint_id,
+        grace_seconds=grace
+        if grace is not None
+        else services.settings.webhook_secret_grace_seconds,
+    )
+    return _issued(issued, services.clock.now_ms())
+
+
+@router.get(
+    "/v2/webhook_events",
+    operation_id="listWebhookEvents",
+    summary="List webhook events",
+    response_model=WireEventList,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 401, 429, 503),
+)
+async def list_webhook_events(
+    services: Svc,
+    principal: PartnerAuth,
+    limit: Limit = DEFAULT_LIMIT,
+    starting_after: StartingAfter = None,
+) -> WireEventList:
+    """Lists the caller's events, oldest first, with the body each delivery sends."""
+    page = await webhooks.list_webhook_events(
+        services.database.repositories,
+        partner_id=principal.partner_id,
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return WireEventList(
+        data=[render_event(e) for e in page.items], has_more=page.has_more, total=page.total
+    )
+
+
+@router.get(
+    "/v2/webhook_events/{event_id}/deliveries",
+    operation_id="listWebhookEventDeliveries",
+    summary="List an event's deliveries and their attempts",
+    response_model=WireDeliveryList,
+    response_model_exclude_none=True,
+    responses=error_responses(401, 404, 429, 503),
+)
+async def list_webhook_event_deliveries(
+    event_id: str, services: Svc, principal: PartnerAuth
+) -> WireDeliveryList:
+    """Lists every delivery of one event (one per endpoint, plus replays) with each attempt."""
+    found = await webhooks.list_event_deliveries(
+        services.database.repositories, partner_id=principal.partner_id, event_id=event_id
+    )
+    return WireDeliveryList(
+        data=[render_delivery_with_attempts(d) for d in found], has_more=False, total=len(found)
+    )
+
+
+@router.post(
+    "/v2/webhook_deliveries/{delivery_id}/replay",
+    operation_id="replayWebhookDelivery",
+    summary="Replay a webhook delivery",
+    response_model=WireDelivery,
+    response_model_exclude_none=True,
+    responses={
+        **error_responses(401, 404, 409, 429, 503),
+        **IDEMPOTENT_RESPONSES,
+        409: {
+            "description": "The delivery is still pending (`WEBHOOK_DELIVERY_PENDING_ERROR`), its "
+            "endpoint is disabled (`WEBHOOK_ENDPOINT_DISABLED_ERROR`), or a request with the same "
+            "Idempotency-Key is still being processed (`IDEMPOTENCY_KEY_IN_USE`)",
+            "model": ConflictError,
+        },
+    },
+)
+async def replay_webhook_delivery(
+    delivery_id: str, services: Svc, principal: PartnerAuth, idempotency: Idempotency
+) -> Response:
+    """Sends a delivered or dead delivery's event again (same body, same event id)."""
+
+    async def replay(repos: Repositories) -> Response:
+        created = await webhooks.replay_webhook_delivery(
+            repos, clock=services.clock, partner_id=principal.partner_id, delivery_id=delivery_id
+        )
+        return json_response(render_delivery(created, []))
+
+    return await idempotency.run(replay)

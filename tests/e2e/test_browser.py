@@ -1,0 +1,466 @@
+"""The demo shop, the web SDK and the hosted application in a real Chromium, against a real server.
+
+Every case counts the shop's ``onCompletion`` calls (``#result[data-completions]``): exactly one
+per start. A screenshot of each final screen goes to ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import _REGISTRY
+from e2e.conftest import Server
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+FRAME = "iframe[title='Imprint application']"
+SANDBOX_CODE = "888888"
+TIMEOUT_MS = 20_000
+UUID_RE = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
+
+
+# -- fixtures and helpers -------------------------------------------------------------------------
+class Shop:
+    """The demo shop open in one browser page, with what the test saw happen around it."""
+
+    def __init__(self, page: Any, server: Server, backend: str) -> None:
+        self.page = page
+        self.server = server
+        self.backend = backend
+        self.console: list[str] = []
+        self.start_responses: list[Any] = []
+        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
+
+    # the shop's side
+    def apply(self, last_name: str = "approve", language: str = "") -> Any:
+        """Choose the sandbox options, press Apply; the hosted page's frame."""
+        if self.page.get_attribute("details.tester", "open") is None:
+            self.page.click("summary")
+        self.page.select_option("#last-name", last_name)
+        self.page.select_option("#language", language)
+        self.page.click("#apply-button")
+        return self.frame()
+
+    def frame(self) -> Any:
+        return self.page.frame_locator(FRAME)
+
+    def completions(self) -> int:
+        return int(self.page.get_attribute("#result", "data-completions") or "0")
+
+    def wait_for_completion(self, count: int) -> tuple[str, dict[str, str]]:
+        """Wait for the ``count``-th onCompletion; then make sure no further one follows."""
+        # A selector, not wait_for_function: the shop's CSP forbids evaluating strings.
+        self.page.wait_for_selector(f"#result[data-completions='{count}']", state="attached")
+        self.page.wait_for_selector(FRAME, state="detached")
+        self.page.keyboard.press("Escape")  # the SDK's listeners must be gone
+        self.page.wait_for_timeout(500)
+        assert self.completions() == count
+        state = self.page.get_attribute("#result", "data-state") or ""
+        metadata = json.loads(self.page.get_attribute("#result", "data-metadata") or "{}")
+        return state, metadata
+
+    def screenshot(self, name: str, *, full_page: bool = False) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.backend}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+
+    def assert_no_policy_violations(self) -> None:
+        """No CSP violation, no script error (a 4xx answer is logged too, and is no problem)."""
+        problems = [
+            line
+            for line in self.console
+            if "Content Security Policy" in line
+            or line.startswith("pageerror")
+            or (line.startswith("error") and "Failed to load resource" not in line)
+        ]
+        assert problems == []
+
+
+def remember_credentials(response: Any) -> None:
+    """Every secret and token the browser receives joins the leak registry."""
+    if not response.url.endswith(("/demo/session", "/v2/client/exchange")) or not response.ok:
+        return
+    try:
+        body = response.json()
+    except Exception:  # a body already gone (navigation) holds nothing to remember
+        return
+    for key in ("client_secret", "access_token"):
+        if isinstance(body, dict) and isinstance(body.get(key), str):
+            _REGISTRY.remember(body[key])
+
+
+@pytest.fixture
+def new_context(browser: Any) -> Iterator[Any]:
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.on("response", remember_credentials)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shop(new_context: Any, browser_server: Server, request: pytest.FixtureRequest) -> Shop:
+    """The demo shop at a phone's width (360 px): the size the hosted page must work at."""
+    context = new_context(viewport={"width": 360, "height": 780}, locale="en-US")
+    page = context.new_page()
+    backend = request.node.callspec.params["browser_server"]
+    opened = Shop(page, browser_server, backend)
+    page.goto(f"{browser_server.base_url}/demo")
+    return opened
+
+
+def review_profile(frame: Any) -> None:
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    assert frame.locator("#f-last_name").input_value() in ("approve", "review", "Smith")
+    frame.get_by_label("Date of birth").fill("1990-04-12")
+    frame.get_by_role("button", name="Continue").click()
+
+
+def verify_phone(frame: Any) -> None:
+    frame.get_by_role("heading", name="Verify your phone").wait_for()
+    assert SANDBOX_CODE in frame.locator("#sandbox-code").inner_text()
+    frame.get_by_label("Verification code").fill(SANDBOX_CODE)
+    frame.get_by_role("button", name="Verify").click()
+
+
+def apply_for_a_loan(frame: Any) -> None:
+    frame.get_by_role("heading", name="Apply").wait_for()
+    frame.get_by_label("A loan").check()
+    frame.get_by_label("Loan amount").fill("2000")
+    frame.get_by_label("Term").select_option("24")
+    frame.get_by_label("Last 4 digits of your Social Security number").fill("4321")
+    frame.get_by_label("Housing", exact=True).select_option("OWN")
+    frame.get_by_label("Monthly housing cost").fill("900")
+    frame.get_by_label("Main source of income").select_option("SELF-EMPLOYED")
+    frame.get_by_label("Yearly income").fill("64000")
+    frame.get_by_role("button", name="Submit application").click()
+
+
+def apply_for_a_card(frame: Any) -> None:
+    frame.get_by_role("heading", name="Apply").wait_for()
+    frame.get_by_label("A credit card").check()
+    frame.get_by_label("Last 4 digits of your Social Security number").fill("1234")
+    frame.get_by_label("Housing", exact=True).select_option("RENT")
+    frame.get_by_label("Monthly housing cost").fill("1200")
+    frame.get_by_label("Main source of income").select_option("EMPLOYED")
+    frame.get_by_label("Yearly income").fill("85000")
+    frame.get_by_role("button", name="Submit application").click()
+
+
+def hosted_page(shop: Shop) -> Any:
+    """The hosted page's frame object (for evaluating script inside it)."""
+    for frame in shop.page.frames:
+        if "/start" in frame.url:
+            return frame
+    raise AssertionError([f.url for f in shop.page.frames])
+
+
+# -- the flows ------------------------------------------------------------------------------------
+def test_the_demo_shop_through_to_an_approved_card(shop: Shop) -> None:
+    frame = shop.apply("approve")
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("heading", name="You are approved").wait_for()
+    assert "$" in frame.locator("#offer-amount").inner_text()
+    frame.get_by_role("button", name="Accept offer").click()
+    frame.get_by_role("heading", name="Your card is ready").wait_for()
+    assert re.fullmatch(r"•••• \d{4}", frame.locator("#card-number").inner_text())
+    # The page fits a 360 px screen: nothing scrolls sideways.
+    assert hosted_page(shop).evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shop.screenshot("approved-card")
+    frame.get_by_role("button", name="Done").click()
+
+    state, metadata = shop.wait_for_completion(1)
+    assert state == "OFFER_ACCEPTED"
+    assert set(metadata) == {"customer_id", "partner_customer_id", "payment_method_id"}
+    assert UUID_RE.match(metadata["customer_id"])
+    assert UUID_RE.match(metadata["payment_method_id"])
+    assert metadata["partner_customer_id"].startswith("DEMO-")
+    events = shop.page.locator("#events li").all_inner_texts()
+    assert events[0] == "IN_PROGRESS (intermediate)"
+    assert events[-2:] == ["OFFER_ACCEPTED (outcome)", "CLOSED (terminal)"]
+    shop.screenshot("approved-shop", full_page=True)
+    shop.assert_no_policy_violations()
+
+
+def test_an_approved_loan(shop: Shop) -> None:
+    frame = shop.apply("approve")
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_loan(frame)
+    frame.get_by_role("heading", name="You are approved").wait_for()
+    assert frame.locator("#offer-amount-label").inner_text() == "Loan amount"
+    assert frame.locator("#offer-term").inner_text() == "24 months"
+    frame.get_by_role("button", name="Accept offer").click()
+    frame.get_by_role("heading", name="Your loan is ready").wait_for()
+    assert frame.locator("#card-label").inner_text() == "Loan of $2,000.00"
+    shop.screenshot("approved-loan")
+    frame.get_by_role("button", name="Done").click()
+
+    state, metadata = shop.wait_for_completion(1)
+    assert state == "OFFER_ACCEPTED"
+    assert set(metadata) == {"customer_id", "partner_customer_id", "payment_method_id"}
+    shop.assert_no_policy_violations()
+
+
+def test_a_rejected_applicant(shop: Shop) -> None:
+    frame = shop.apply("Smith")
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    # The server's validation details land next to their fields, and focus goes to the first.
+    frame.get_by_label("Date of birth").fill("1990-04-12")
+    frame.get_by_label("Mobile phone").fill("555")
+    frame.get_by_role("button", name="Continue").click()
+    error = frame.locator("#e-phone")
+    error.wait_for()
+    assert "E.164" in error.inner_text()
+    assert frame.locator("#f-phone").get_attribute("aria-invalid") == "true"
+    assert hosted_page(shop).evaluate("document.activeElement.id") == "f-phone"
+    frame.get_by_label("Mobile phone").fill("+14155550123")
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("heading", name="We can't approve your application").wait_for()
+    shop.screenshot("rejected")
+    frame.get_by_role("button", name="Done").click()
+
+    state, metadata = shop.wait_for_completion(1)
+    assert state == "REJECTED"
+    assert set(metadata) == {"customer_id", "partner_customer_id"}
+    shop.assert_no_policy_violations()
+
+
+def test_a_pending_review_reports_in_progress(shop: Shop) -> None:
+    frame = shop.apply("review")
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("heading", name="We are reviewing your application").wait_for()
+    shop.screenshot("pending-review")
+    frame.get_by_role("button", name="Done").click()
+
+    state, metadata = shop.wait_for_completion(1)
+    assert state == "IN_PROGRESS"
+    assert set(metadata) == {"customer_id", "partner_customer_id"}
+    shop.assert_no_policy_violations()
+
+
+def test_closing_the_modal_before_a_decision_reports_in_progress(shop: Shop) -> None:
+    frame = shop.apply()
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    # A message from anything but the hosted page's frame is ignored, even from the same origin.
+    shop.page.evaluate(
+        "window.postMessage({source: 'imprint_web_app', event_name: 'REJECTED', tier: 'outcome'},"
+        " '*'); window.postMessage({source: 'imprint_web_app', event_name: 'CLOSED',"
+        " tier: 'terminal'}, '*')"
+    )
+    shop.page.wait_for_timeout(300)
+    assert shop.page.locator(FRAME).count() == 1
+    shop.page.get_by_role("button", name="Close").click()
+
+    state, metadata = shop.wait_for_completion(1)
+    assert state == "IN_PROGRESS"
+    assert set(metadata) == {"customer_id", "partner_customer_id"}
+    shop.screenshot("closed-early")
+
+    # Escape inside the hosted page closes the modal too.
+    frame = shop.apply()
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    frame.get_by_label("First name").press("Escape")
+    state, _ = shop.wait_for_completion(2)
+    assert state == "IN_PROGRESS"
+    shop.assert_no_policy_violations()
+
+
+def test_a_reused_secret_reports_an_invalid_client_secret(shop: Shop) -> None:
+    frame = shop.apply()
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    shop.page.get_by_role("button", name="Close").click()
+    assert shop.wait_for_completion(1)[0] == "IN_PROGRESS"
+
+    shop.page.click("#reuse-button")
+    frame = shop.frame()
+    frame.get_by_role("heading", name="Something went wrong").wait_for()
+    assert "already used" in frame.locator("#error-text").inner_text()
+    shop.screenshot("reused-secret")
+    frame.get_by_role("button", name="Close").click()
+
+    state, metadata = shop.wait_for_completion(2)
+    assert state == "ERROR"
+    assert metadata == {"error_code": "INVALID_CLIENT_SECRET"}
+
+
+def test_a_second_start_while_one_is_open_is_ignored_with_a_warning(shop: Shop) -> None:
+    frame = shop.apply()
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    shop.page.evaluate(
+        "window.Imprint.startApplication({clientSecret: 'ics_x', onCompletion: function () {"
+        " window.secondCompletions = (window.secondCompletions || 0) + 1; }})"
+    )
+    assert shop.page.locator(FRAME).count() == 1
+    warning = "warning: Imprint: an application is already open"
+    assert any(line.startswith(warning) for line in shop.console)
+    shop.page.get_by_role("button", name="Close").click()
+    shop.wait_for_completion(1)
+    assert shop.page.evaluate("window.secondCompletions === undefined")
+
+
+def test_the_secret_leaves_the_address_bar_and_the_page_follows_its_policy(shop: Shop) -> None:
+    with shop.page.expect_response(lambda r: "/start?" in r.url) as started:
+        frame = shop.apply()
+        frame.get_by_role("heading", name="Review your details").wait_for()
+    response = started.value
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    href = hosted_page(shop).evaluate("location.href")
+    assert "client_secret" not in href
+    assert "ics_" not in href
+    assert "parentOrigin=" in href
+    storage = hosted_page(shop).evaluate(
+        "JSON.stringify([localStorage.length, sessionStorage.length, document.cookie])"
+    )
+    assert storage == '[0,0,""]'
+    # Tab order starts at the step's heading, which has focus, and reaches the fields.
+    focused = hosted_page(shop).evaluate("document.activeElement.id")
+    assert focused == "profile-heading"
+    shop.page.keyboard.press("Tab")
+    assert hosted_page(shop).evaluate("document.activeElement.id") == "f-first_name"
+    shop.assert_no_policy_violations()
+
+
+def test_inline_in_a_container_the_page_offers_its_own_close_button(shop: Shop) -> None:
+    created = shop.page.evaluate(
+        "fetch('/demo/session', {method: 'POST', headers: {'content-type': 'application/json'},"
+        " body: '{}'}).then(function (r) { return r.json(); })"
+    )
+    _REGISTRY.remember(created["client_secret"])
+    shop.page.evaluate(
+        """secret => {
+            const box = document.createElement('div');
+            box.id = 'inline-box';
+            document.querySelector('main').appendChild(box);
+            window.Imprint.startApplication({
+                clientSecret: secret,
+                container: '#inline-box',
+                onCompletion: function (state) { box.dataset.state = state; },
+            });
+        }""",
+        created["client_secret"],
+    )
+    assert shop.page.locator(f"#inline-box {FRAME}").count() == 1
+    assert shop.page.get_by_role("dialog").count() == 0  # no modal
+    frame = shop.frame()
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    frame.get_by_role("button", name="Close").click()
+    shop.page.wait_for_selector("#inline-box[data-state='IN_PROGRESS']", state="attached")
+    assert shop.page.locator(FRAME).count() == 0
+
+
+def test_native_shells_hear_the_same_messages(browser_server: Server, new_context: Any) -> None:
+    """The iOS and Android WebView bridges, stood in for by objects the shells would inject."""
+    context = new_context()
+    context.add_init_script(
+        """
+        window.heard = {ios: [], android: []};
+        window.webkit = {messageHandlers: {imprintWebCallback: {
+            postMessage: function (message) { window.heard.ios.push(message); }}}};
+        window.androidInterface = {
+            onMessage: function (json) { window.heard.android.push(JSON.parse(json)); }};
+        """
+    )
+    page = context.new_page()
+    page.goto(f"{browser_server.base_url}/start?client_secret=ics_00000000_{'A' * 64}")
+    page.get_by_role("heading", name="Something went wrong").wait_for()
+    page.get_by_role("button", name="Close").first.click()
+    heard = page.evaluate("window.heard")
+    expected = [
+        {
+            "event_name": "ERROR",
+            "source": "imprint_web_app",
+            "tier": "outcome",
+            "error_code": "INVALID_CLIENT_SECRET",
+        },
+        {"event_name": "CLOSED", "source": "imprint_web_app", "tier": "terminal"},
+    ]
+    assert heard == {"ios": expected, "android": expected}
+
+
+def test_get_start_consumes_nothing(browser_server: Server, new_context: Any) -> None:
+    created = httpx.post(
+        f"{browser_server.base_url}/demo/session", json={"last_name": "approve"}
+    ).json()
+    secret = created["client_secret"]
+    _REGISTRY.remember(secret)
+    url = f"{browser_server.base_url}/start?client_secret={secret}"
+    for _ in range(2):
+        assert httpx.get(url).status_code == 200
+    page = new_context().new_page()
+    page.goto(url)
+    page.get_by_role("heading", name="Review your details").wait_for()
+    assert "client_secret" not in page.evaluate("location.href")
+    # Opened directly (no shell), the page offers nothing that would close it.
+    assert page.get_by_role("button", name="Close").count() == 0
+
+
+def test_spanish_when_the_customer_prefers_it(
+    browser_server: Server, new_context: Any, request: pytest.FixtureRequest
+) -> None:
+    key = browser_server.api_key()
+    created = httpx.post(
+        f"{browser_server.base_url}/v2/customer_sessions",
+        auth=(key, ""),
+        json={
+            "partner_customer_id": "CUST_ES_1",
+            "customer_history": {
+                "first_name": "Lucía",
+                "last_name": "approve",
+                "phone": "+14155552671",
+                "preferred_language": "es",
+            },
+        },
+    )
+    assert created.status_code == 200, created.text
+    secret = created.json()["client_secret"]
+    _REGISTRY.remember(secret)
+    page = new_context(locale="en-US", viewport={"width": 390, "height": 844}).new_page()
+    page.goto(f"{browser_server.base_url}/start?client_secret={secret}")
+    page.get_by_role("heading", name="Revisa tus datos").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "es"
+    assert page.get_by_label("Nombre", exact=True).input_value() == "Lucía"
+    assert page.get_by_label("Fecha de nacimiento").is_visible()
+    backend = request.node.callspec.params["browser_server"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{backend}-spanish.png"), full_page=True)
+
+
+def test_no_secret_code_or_credential_reaches_the_server_log(browser_server: Server) -> None:
+    """Runs last for each server: everything the browsers did is in its log by now."""
+    log = browser_server.stderr()
+    assert "GET /start 200" in log
+    issued = [c for c in _REGISTRY.issued if c.startswith(("ics_", "ict_", "isk_"))]
+    assert issued
+    leaked = [c[:8] for c in issued for form in _REGISTRY.forms(c) if form in log]
+    assert leaked == []
+    assert SANDBOX_CODE not in log
+    for line in log.splitlines():
+        entry = json.loads(line) if line.startswith("{") else {}
+        if entry.get("path") == "/start":
+            assert "client_secret" in entry["query_keys"]
+            assert "?" not in entry["msg"]
