@@ -143,8 +143,20 @@ async def record_decision(
 ) -> Application:
     """Store a new application with its decision: the one place a decision is recorded.
 
-    The session's ``customer_history`` is attached to the application.
+    The session's ``customer_history`` is attached to the application. The decision was made
+    outside any transaction (an underwriter may be slow), so the check for an unfinished
+    application of the same phone is repeated here under a per-phone lock: of two concurrent
+    first applications, the second resumes the first's offer instead of making another.
     """
+    if application.phone is not None:
+        await repos.lock_applications_for_phone(principal.partner_id, application.phone)
+        unfinished = await repos.find_unfinished_application(
+            principal.partner_id, application.phone
+        )
+        if unfinished is not None:
+            return await resume_application(
+                repos, principal=principal, clock=clock, application=unfinished
+            )
     now = clock.now_ms()
     record = Application(
         id=new_id(),

@@ -169,6 +169,11 @@ class ApplicationRepository(Protocol):
 
     async def insert_application(self, application: Application) -> None: ...
 
+    async def lock_applications_for_phone(self, partner_id: str, phone: str) -> None:
+        """Inside a unit of work: serialise the partner's applications for one phone until it
+        ends, so "is there an unfinished one?" and "insert a new one" cannot interleave."""
+        ...
+
     async def get_application(
         self, application_id: str, *, customer_id: str
     ) -> Application | None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import pytest
 
 from client_api.flow import (
@@ -324,6 +325,26 @@ async def test_unfinished_application_resumes_at_the_offer_for_the_same_phone(
     accepted = await accept(harness, second, body["id"])
     assert accepted.status_code == 200
     assert (await accept(harness, first, body["id"])).status_code == 404  # it moved on
+
+
+async def test_concurrent_first_applications_for_one_phone_make_one_application(
+    harness: Harness, inspector: DatabaseInspector
+) -> None:
+    """Regression: the resume check ran outside the recording transaction, so simultaneous
+    applications for one phone (from different sessions) each created an application."""
+    partner_id, key = await harness.new_partner()
+    tokens = [await applicant(harness, key, partner_customer_id=f"C-{i}") for i in range(8)]
+    responses: list[Any] = []
+
+    async def one(token: str) -> None:
+        responses.append(await apply(harness, token, CARD))
+
+    async with anyio.create_task_group() as group:
+        for token in tokens:
+            group.start_soon(one, token)
+    assert [r.status_code for r in responses] == [200] * 8
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert inspector.count("applications", partner_id) == 1
 
 
 async def test_finished_application_does_not_resume(harness: Harness) -> None:

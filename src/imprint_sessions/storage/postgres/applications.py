@@ -26,6 +26,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 
 
 class PgApplications(PgRepository):
+    async def lock_applications_for_phone(self, partner_id: str, phone: str) -> None:
+        # A transaction-scoped advisory lock on (partner, phone): released at COMMIT/ROLLBACK.
+        await self._execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 0))",
+            partner_id,
+            phone,
+        )
+
     async def insert_application(self, application: Application) -> None:
         a = application
         await self._execute(

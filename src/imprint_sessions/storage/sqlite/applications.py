@@ -25,6 +25,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 
 class LiteApplications(LiteRepository):
+    async def lock_applications_for_phone(self, partner_id: str, phone: str) -> None:
+        """Nothing to do: a unit of work on SQLite starts ``BEGIN IMMEDIATE``, which already holds
+        the database's one write lock until it ends."""
+
     async def insert_application(self, application: Application) -> None:
         a = application
         args = (
