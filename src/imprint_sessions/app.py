@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from imprint_sessions import __version__, ops
 from imprint_sessions.client_api import routes as client_api_routes
@@ -137,6 +138,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers={"Request-Id": request_id} if request_id else None,
         )
 
+    async def client_disconnected(request: Request, exc: Exception) -> Response:
+        # Not a fault of ours (a client timed out or went away mid-body): no traceback at ERROR.
+        log.info("client disconnected before its request body was read")
+        return Response(
+            render_error(request.url.path, 400, ["body: the client disconnected"]),
+            400,
+            media_type="application/json",
+        )
+
+    app.add_exception_handler(ClientDisconnect, client_disconnected)
     app.add_exception_handler(ImprintError, imprint_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

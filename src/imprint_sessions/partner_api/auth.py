@@ -58,7 +58,7 @@ async def enforce_rate_limit(limiter: RateLimiter, principal: Principal) -> None
 PartnerAuth = Annotated[Principal, Depends(authenticate_partner)]
 
 
-def resolve_merchant_key(request: Request, principal: PartnerAuth) -> str | None:
+async def resolve_merchant_key(request: Request, principal: PartnerAuth) -> str | None:
     """The product this request is for: a partner with several must name one."""
     requested = request.headers.get(MERCHANT_KEY_HEADER)
     if requested is not None:

@@ -29,6 +29,16 @@ from imprint_sessions.storage.postgres.webhooks import PgWebhooks
 from imprint_sessions.storage.urls import asyncpg_dsn
 
 
+async def _keep_session_state(connection: asyncpg.Connection) -> None:
+    """The pool's reset hook: nothing to undo.
+
+    asyncpg's default reset (``RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()``) is
+    one more round trip on every release, i.e. on every request. This code never changes session
+    state (no SET, LISTEN, cursors or session-level advisory locks; its advisory locks are
+    transaction-scoped), and asyncpg still rolls back an open transaction before calling this.
+    """
+
+
 class PostgresRepositories(
     PgPartners,
     PgCustomerSessions,
@@ -81,6 +91,7 @@ class PostgresDatabase:
                 max_size=pool_size,
                 max_inactive_connection_lifetime=60.0,
                 command_timeout=30.0,
+                reset=_keep_session_state,
             )
         except UNAVAILABLE as exc:
             raise ServiceUnavailable("database: unreachable at start-up") from exc
