@@ -51,7 +51,7 @@ class PgCustomerSessionLifecycle(PgRepository):
         )
         if raw is None:
             return None
-        return Page([_session(r) for r in raw.rows], has_more=raw.has_more, total=raw.total)
+        return raw.to_page(_session)
 
     async def revoke_partner_customer_session(
         self, partner_id: str, customer_session_id: str, *, now: int

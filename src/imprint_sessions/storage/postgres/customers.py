@@ -76,7 +76,7 @@ class PgPartnerCustomers(PgRepository):
         )
         if raw is None:
             return None
-        return Page([customer(r) for r in raw.rows], has_more=raw.has_more, total=raw.total)
+        return raw.to_page(customer)
 
     async def update_partner_customer(
         self,

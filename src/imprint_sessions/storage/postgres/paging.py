@@ -7,13 +7,15 @@ between; every page is still exact and stable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
-from imprint_sessions.storage.records import PageRequest
+from imprint_sessions.storage.records import Page, PageRequest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,10 @@ class RawPage:
     rows: list[asyncpg.Record]
     has_more: bool
     total: int
+
+    def to_page(self, convert: Callable[[asyncpg.Record], T]) -> Page[T]:
+        """The page of records: every repository's lists end here."""
+        return Page([convert(row) for row in self.rows], has_more=self.has_more, total=self.total)
 
 
 def _where(conditions: Sequence[Condition], args: list[Any]) -> str:

@@ -93,7 +93,7 @@ class PgPaymentMethods(PgRepository):
         )
         if raw is None:
             return None
-        return Page([_payment_method(r) for r in raw.rows], has_more=raw.has_more, total=raw.total)
+        return raw.to_page(_payment_method)
 
     async def get_payment_method_for_partner(
         self, partner_id: str, payment_method_id: str

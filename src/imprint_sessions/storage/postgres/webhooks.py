@@ -228,11 +228,7 @@ class PgWebhooks(PgRepository):
         )
         if raw is None:
             return None
-        return Page(
-            items=[WebhookEvent(**dict(r)) for r in raw.rows],
-            has_more=raw.has_more,
-            total=raw.total,
-        )
+        return raw.to_page(lambda r: WebhookEvent(**dict(r)))
 
     async def get_webhook_event(
         self, event_id: str, *, partner_id: str | None

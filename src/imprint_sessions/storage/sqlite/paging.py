@@ -7,11 +7,13 @@ and the total agree with each other.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from imprint_sessions.storage.records import PageRequest
+from imprint_sessions.storage.records import Page, PageRequest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,10 @@ class RawPage:
     rows: list[sqlite3.Row]
     has_more: bool
     total: int
+
+    def to_page(self, convert: Callable[[sqlite3.Row], T]) -> Page[T]:
+        """The page of records: every repository's lists end here."""
+        return Page([convert(row) for row in self.rows], has_more=self.has_more, total=self.total)
 
 
 def eq(column: str, value: Any) -> Condition:

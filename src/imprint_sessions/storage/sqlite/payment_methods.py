@@ -88,9 +88,7 @@ class LitePaymentMethods(LiteRepository):
         )
         if raw is None:
             return None
-        return Page(
-            [PaymentMethod(**dict(r)) for r in raw.rows], has_more=raw.has_more, total=raw.total
-        )
+        return raw.to_page(lambda r: PaymentMethod(**dict(r)))
 
     async def get_payment_method_for_partner(
         self, partner_id: str, payment_method_id: str
