@@ -7,7 +7,6 @@ missing database fails the run instead.
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import os
@@ -15,7 +14,6 @@ import re
 import secrets
 import shutil
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
+import leaks
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
 from imprint_sessions.domain import partners
+from imprint_sessions.domain.phone_verification import SANDBOX_CODE
 from imprint_sessions.secrets import SecretBox
 from imprint_sessions.services import Services
 from imprint_sessions.storage import migrate
@@ -48,18 +48,28 @@ class LeakRegistry:
     sqlite_paths: set[Path] = field(default_factory=set)
     pg_urls: set[str] = field(default_factory=set)
     extra_logs: list[str] = field(default_factory=list)
+    # Low-entropy secrets, looked for only in context (see tests/leaks.py): one-time codes, SSNs.
+    codes: set[str] = field(default_factory=set)
+    ssns: set[str] = field(default_factory=set)
+    # Every 4xx/5xx the service answered (status, headers, body) and every webhook it delivered.
+    error_bodies: list[str] = field(default_factory=list)
+    webhook_payloads: list[str] = field(default_factory=list)
 
     def remember(self, credential: str) -> None:
         self.issued.add(credential)
 
+    def remember_code(self, code: str) -> None:
+        if re.fullmatch(r"[0-9]{6}", code):
+            self.codes.add(code)
+
+    def remember_ssn(self, ssn: str) -> None:
+        digits = ssn.replace("-", "")
+        if re.fullmatch(r"[0-9]{9}", digits):
+            self.ssns |= {digits, f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"}
+
     def forms(self, credential: str) -> list[str]:
         """The raw credential and the encodings it could hide in."""
-        return [
-            credential,
-            urllib.parse.quote(credential, safe=""),
-            base64.b64encode(credential.encode()).decode(),
-            base64.b64encode(f"{credential}:".encode()).decode(),
-        ]
+        return sorted(leaks.credential_forms(credential))
 
     def logs(self) -> str:
         return self.log_stream.getvalue() + "\n".join(self.extra_logs)
@@ -69,9 +79,22 @@ _REGISTRY = LeakRegistry()
 _SECRET_RE = re.compile(r'"client_secret":"([^"]+)"')
 
 
+# The master key the tests' apps run under, and the code every sandbox verification issues.
+_REGISTRY.remember(TEST_SECRET_KEY)
+_REGISTRY.remember_code(SANDBOX_CODE)
+
+
 @pytest.fixture(scope="session")
 def leak_registry() -> LeakRegistry:
     return _REGISTRY
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _capture_http_exchanges() -> Iterator[None]:
+    """Every exchange with the service joins the registry: the credentials requests carried and
+    responses issued, and every error response (see ``leaks.capturing_http``)."""
+    with leaks.capturing_http(_REGISTRY):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,10 +107,19 @@ def _capture_all_logs() -> Iterator[None]:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from imprint_sessions.logs import JsonFormatter
 
+    class RegistryFormatter(logging.Formatter):
+        """The service's own formatter (JSON, redacted), not pytest's capture handler's. Wrapped,
+        not installed itself: tests of the logging setup remove every JsonFormatter handler
+        they find, and this one must keep collecting."""
+
+        json = JsonFormatter()
+
+        def format(self, record: logging.LogRecord) -> str:
+            return self.json.format(record)
+
     root = logging.getLogger()
-    # The service's own formatter (JSON, redacted), not pytest's capture handler's.
     handler = logging.StreamHandler(_REGISTRY.log_stream)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(RegistryFormatter())
     root.addHandler(handler)
     yield
     root.removeHandler(handler)
@@ -134,6 +166,71 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     shutil.copy(sqlite_template, path)
     _REGISTRY.sqlite_paths.add(path)
     return f"sqlite:///{path}"
+
+
+def _pg_url(name: str) -> str:
+    assert PG_ADMIN_URL
+    return f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database to clone (``CREATE DATABASE ... TEMPLATE`` is quick)."""
+    if not PG_ADMIN_URL:
+        if IN_CI:
+            pytest.fail("CI is set but IMPRINT_TEST_DATABASE_URL is not: PostgreSQL tests must run")
+        pytest.skip("IMPRINT_TEST_DATABASE_URL is not set")
+    import psycopg
+
+    name = f"imprint_template_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        migrate.upgrade(_pg_url(name))
+        yield name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _dump_for_the_sweep_and_drop(name: str) -> None:
+    """Dropped right away (not kept on the shared server); its rows join what the sweep scans."""
+    import psycopg
+
+    with psycopg.connect(_pg_url(name)) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        for (table,) in tables:
+            rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
+            _REGISTRY.extra_logs.append("\n".join(row[0] for row in rows))
+    with psycopg.connect(PG_ADMIN_URL or "", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def isolated_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated database no other test uses, for a test that breaks it or leaves work behind
+    (e.g. webhook deliveries another test's worker would drain). Override ``database_url`` with
+    it in such a module."""
+    if request.param == "postgresql":
+        template: str = request.getfixturevalue("pg_template")
+        import psycopg
+
+        name = f"imprint_own_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN_URL or "", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:
+            yield _pg_url(name)
+        finally:
+            _dump_for_the_sweep_and_drop(name)
+        return
+    path = tmp_path / "imprint.sqlite3"
+    shutil.copy(sqlite_template, path)
+    _REGISTRY.sqlite_paths.add(path)
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture

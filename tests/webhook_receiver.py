@@ -1,8 +1,8 @@
 """A real HTTP receiver for webhook tests: a threaded stdlib server on 127.0.0.1, port 0.
 
-Every request is recorded (headers, raw body, when it started and ended). ``respond`` decides
-each answer; it may sleep (a slow receiver) or return a redirect. Loopback only: tests never send
-anything anywhere else.
+Every request is recorded (headers, raw body, when it started and ended) and joins the leak
+registry's webhook payloads. ``respond`` decides each answer; it may sleep (a slow receiver) or
+return a redirect. Loopback only: tests never send anything anywhere else.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from conftest import _REGISTRY
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,12 @@ class Received:
     @property
     def event_id(self) -> str:
         return self.headers["webhook-id"]
+
+
+def _rendered(path: str, headers: dict[str, str], body: bytes) -> str:
+    """A delivery as the leak sweep scans it: path, headers and body."""
+    lines = "\n".join(f"{name}: {value}" for name, value in headers.items())
+    return f"POST {path}\n{lines}\n\n{body.decode('utf-8', 'replace')}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Receiver:
                         receiver.received.append(
                             Received(self.path, headers, body, started, time.monotonic())
                         )
+                    _REGISTRY.webhook_payloads.append(_rendered(self.path, headers, body))
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

@@ -24,7 +24,7 @@ from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
 from imprint_sessions.hosted import routes as hosted_routes
-from imprint_sessions.logs import configure_logging
+from imprint_sessions.logs import configure_logging, redact_credentials
 from imprint_sessions.middleware import (
     REQUEST_ID_SCOPE_KEY,
     BodySizeLimitMiddleware,
@@ -66,7 +66,13 @@ def error_timestamp() -> str:
 def render_error(path: str, status: int, details: list[str], **extra: Any) -> bytes:
     """The flat error body shared by 400, 401, 403, 413, 429 and 5xx."""
     error = _REASONS.get(status, "Error")
-    body = {"path": path, "details": details, "error": error, "status": status}
+    # A path or a detail can echo what the caller sent; a credential there is never repeated.
+    body = {
+        "path": redact_credentials(path),
+        "details": [redact_credentials(detail) for detail in details],
+        "error": error,
+        "status": status,
+    }
     body["timestamp"] = error_timestamp()
     body.update(extra)
     return to_json(body)
@@ -89,10 +95,11 @@ _REASONS = {
 
 def _error_response(request: Request, exc: ImprintError) -> Response:
     headers: dict[str, str] = {}
-    if isinstance(exc, NotFound):
-        body = to_json({"type": exc.type, "message": exc.message, "param": exc.param})
+    if isinstance(exc, NotFound):  # the message names the id asked for: maybe a credential
+        message = redact_credentials(exc.message)
+        body = to_json({"type": exc.type, "message": message, "param": exc.param})
     elif hasattr(exc, "type") and hasattr(exc, "message"):  # Conflict: {type, message}
-        body = to_json({"type": exc.type, "message": exc.message})
+        body = to_json({"type": exc.type, "message": redact_credentials(exc.message)})
     else:
         body = render_error(request.url.path, exc.status, exc.details, **exc.body_extra())
     if exc.status == 401:
@@ -100,6 +107,16 @@ def _error_response(request: Request, exc: ImprintError) -> Response:
     if isinstance(exc, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     return Response(body, status_code=exc.status, media_type="application/json", headers=headers)
+
+
+def client_disconnected_response(request: Request) -> Response:
+    # Not a fault of ours (a client timed out or went away mid-body): no traceback at ERROR.
+    log.info("client disconnected before its request body was read")
+    return Response(
+        render_error(request.url.path, 400, ["body: the client disconnected"]),
+        400,
+        media_type="application/json",
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -139,13 +156,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     async def client_disconnected(request: Request, exc: Exception) -> Response:
-        # Not a fault of ours (a client timed out or went away mid-body): no traceback at ERROR.
-        log.info("client disconnected before its request body was read")
-        return Response(
-            render_error(request.url.path, 400, ["body: the client disconnected"]),
-            400,
-            media_type="application/json",
-        )
+        return client_disconnected_response(request)
 
     app.add_exception_handler(ClientDisconnect, client_disconnected)
     app.add_exception_handler(ImprintError, imprint_error)
@@ -212,6 +223,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.unsafe_racy_exchange:
+            log.warning(
+                "IMPRINT_UNSAFE_RACY_EXCHANGE is on: client secrets may be exchanged more than "
+                "once (a test switch; never use it outside tests)"
+            )
         database: Database = await open_database(settings, database_url)
         rate_limiter = build_rate_limiter(settings)
         app.state.services = Services(

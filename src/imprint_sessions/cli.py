@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import shlex
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
@@ -24,7 +26,7 @@ from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.storage.records import ApiKey, Partner
-from imprint_sessions.storage.urls import backend
+from imprint_sessions.storage.urls import backend, sqlite_path
 
 T = TypeVar("T")
 
@@ -42,11 +44,31 @@ app.add_typer(keys_app, name="keys")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+@contextlib.contextmanager
+def _embedded_setup(settings: Settings) -> Iterator[None]:
+    """Migrate the embedded database (SQLite) and keep its set-up to ourselves until the block
+    ends; on PostgreSQL (``db upgrade``'s job) do nothing.
+
+    Several processes may start on one data directory at once (``serve`` started N times, a CLI
+    command beside it): a lock file beside the database makes them migrate, and create the
+    sandbox partner, one after the other, so the first does it and the rest find it done.
+    """
+    url = settings.resolved_database_url
+    if backend(url) != "sqlite":
+        yield
+        return
+    path = sqlite_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".setup.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        migrate.upgrade(url)
+        yield
+
+
 def _migrate_embedded(settings: Settings) -> None:
     """The embedded default (SQLite) keeps itself migrated; PostgreSQL is ``db upgrade``'s job."""
-    url = settings.resolved_database_url
-    if backend(url) == "sqlite":
-        migrate.upgrade(url)
+    with _embedded_setup(settings):
+        pass
 
 
 def _with_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
@@ -274,11 +296,16 @@ def serve(
         os.environ["IMPRINT_SERVE_WEBHOOK_WORKER"] = "on" if with_worker else "off"
         get_settings.cache_clear()
     settings = get_settings()
-    _migrate_embedded(settings)
-    api_key = asyncio.run(_bootstrap_sandbox(settings)) if settings.sandbox else None
+    with _embedded_setup(settings):
+        api_key = asyncio.run(_bootstrap_sandbox(settings)) if settings.sandbox else None
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     sys.stdout.write(_banner(settings, f"http://{shown_host}:{port}", api_key) + "\n")
     sys.stdout.flush()
+    # The supervisor of --workers N logs too (a worker that died and was replaced, the signals it
+    # got): without this its records fell below logging's last-resort WARNING and were lost.
+    from imprint_sessions.logs import configure_logging
+
+    configure_logging(settings.log_level)
     uvicorn.run(
         "imprint_sessions.app:create_app_from_env",
         factory=True,

@@ -56,7 +56,17 @@ class Settings(BaseSettings):
     rules_loan_apr: str = Field(default="9.99", pattern=r"^\d{1,2}\.\d{2}$")
     public_url: str | None = Field(default=None, description="Base URL the service is reached at")
     db_pool_size: int = Field(default=16, ge=1, le=500)
-    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Overload and outages answer 503 quickly rather than queueing or hanging: a pooled
+    # connection normally frees up in milliseconds, so 2 s of waiting means overload.
+    db_pool_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Wait for a free pooled connection, then 503"
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Bound on every PostgreSQL statement (and on opening a connection), then 503",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     max_body_bytes: int = Field(default=65_536, ge=1024)
     log_level: str = "INFO"
@@ -93,6 +103,12 @@ class Settings(BaseSettings):
         default="auto",
         description="Whether `serve` runs a delivery worker: auto = only on the embedded SQLite",
     )
+    # Tests only (the reliability battery's negative control): the exchange becomes a racy
+    # read-then-write, so the exactly-once test can be seen to fail. Refused outside the sandbox.
+    unsafe_racy_exchange: bool = Field(
+        default=False,
+        description="Tests only, sandbox only: a deliberately racy client-secret exchange",
+    )
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
@@ -109,6 +125,10 @@ class Settings(BaseSettings):
             # A lease that ran out mid-attempt would let a second worker send the same delivery.
             raise ValueError(
                 "IMPRINT_WEBHOOK_LEASE_SECONDS must be longer than IMPRINT_WEBHOOK_TIMEOUT_SECONDS"
+            )
+        if self.unsafe_racy_exchange and self.env != "sandbox":
+            raise ValueError(
+                "IMPRINT_UNSAFE_RACY_EXCHANGE is a test switch: only with IMPRINT_ENV=sandbox"
             )
         return self
 

@@ -23,6 +23,7 @@ __all__ = [
     "configure_logging",
     "current_request_id",
     "redact",
+    "redact_credentials",
     "request_id_var",
 ]
 
@@ -132,6 +133,15 @@ def redact(text: str) -> str:
     if not _might_contain_secret(text):
         return text
     return _redact_matches(text)
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with every credential-shaped substring (raw or base64) replaced, and nothing else:
+    for text a caller sent that an answer echoes (an id in a 404 message, a request path), where
+    prose such as "Basic auth" or "code=" must stay as it is."""
+    if not _might_contain_secret(text):
+        return text
+    return _BASE64_CREDENTIAL_RE.sub(REDACTED, _CREDENTIAL_RE.sub(REDACTED, text))
 
 
 # Keys whose values are secret whatever they look like (one-time codes have no pattern). Compared

@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imprint_sessions.logs import request_id_var
+from imprint_sessions.logs import redact_credentials, request_id_var
 
 __all__ = [
     "REQUEST_ID_SCOPE_KEY",
@@ -67,7 +67,10 @@ class RequestIdMiddleware:
         for name, value in scope["headers"]:
             if name == _REQUEST_ID_HEADER:
                 if _VALID_REQUEST_ID.fullmatch(value):
-                    request_id = value.decode("ascii")
+                    candidate = value.decode("ascii")
+                    # An API key fits the id's alphabet; echoed and logged, it would leak.
+                    if redact_credentials(candidate) == candidate:
+                        request_id = candidate
                 break
         if request_id is None:
             request_id = new_request_id()

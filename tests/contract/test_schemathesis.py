@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import secrets
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import jsonschema_rs
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.core.parameters import ParameterLocation
@@ -24,16 +19,12 @@ from schemathesis.core.parameters import ParameterLocation
 from conftest import LeakRegistry
 from contract.seed_spec import SEED_PATH, load_seed_spec, resolve_refs
 from imprint_sessions.app import create_app
-from imprint_sessions.clock import SystemClock
 from imprint_sessions.config import Settings
-from imprint_sessions.domain import partners
-from imprint_sessions.secrets import SecretBox
-from imprint_sessions.storage.db import open_database
+from live_server import new_partner_api_key, serve_in_thread
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_MODE = 200
-SERVER_TIMEOUT_SECONDS = 15.0
 JSON = "application/json"
 
 # Every status POST /v2/customer_sessions answers. With a valid key, generated requests get the
@@ -73,29 +64,6 @@ class LiveServer:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-async def _new_api_key(settings: Settings) -> str:
-    """A fresh partner and one API key for it, written straight to the database."""
-    database = await open_database(settings)
-    try:
-        clock = SystemClock()
-        partner = await partners.create_partner(
-            database.repositories,
-            clock=clock,
-            name=f"schemathesis {secrets.token_hex(3)}",
-            merchant_keys=[],
-        )
-        issued = await partners.create_api_key(
-            database.repositories,
-            clock=clock,
-            box=SecretBox(settings.master_keys()),
-            env=settings.env,
-            partner_id=partner.id,
-        )
-    finally:
-        await database.close()
-    return issued.api_key
-
-
 @pytest.fixture
 def live_server(settings: Settings, leak_registry: LeakRegistry) -> Iterator[LiveServer]:
     """The app under uvicorn on a free loopback port, lifespan and all, over ``database_url``."""
@@ -103,37 +71,12 @@ def live_server(settings: Settings, leak_registry: LeakRegistry) -> Iterator[Liv
     # are the method here, and a 429 would only hide what the generated body got.
     assert "rate_limit_per_second" in Settings.model_fields
     settings = settings.model_copy(update={"rate_limit_per_second": 0})
-    api_key = anyio.run(_new_api_key, settings)
-    leak_registry.remember(api_key)
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        ws="none",
-        log_config=None,
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="contract-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_TIMEOUT_SECONDS
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("uvicorn exited during startup (see the captured log)")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail(f"uvicorn did not start within {SERVER_TIMEOUT_SECONDS}s")
-        time.sleep(0.01)
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    session = requests.Session()
-    try:
-        yield LiveServer(f"http://{host}:{port}", api_key, session, leak_registry)
-    finally:
-        session.close()
-        server.should_exit = True
-        thread.join(timeout=SERVER_TIMEOUT_SECONDS)
-        assert not thread.is_alive(), "uvicorn did not shut down"
+    api_key = new_partner_api_key(settings, name="schemathesis")
+    with (
+        serve_in_thread(create_app(settings), name="contract-uvicorn") as base_url,
+        requests.Session() as session,
+    ):
+        yield LiveServer(base_url, api_key, session, leak_registry)
 
 
 def _without_nulls(value: Any, schema: dict[str, Any]) -> Any:

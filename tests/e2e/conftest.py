@@ -81,9 +81,11 @@ class Deployment:
     tmp: Path
     servers: list[Server] = field(default_factory=list)
 
-    def start(self, *args: str, wait: bool = True) -> Server:
-        port = free_port()
-        out, err = self.tmp / f"serve-{port}.out", self.tmp / f"serve-{port}.err"
+    def start(self, *args: str, wait: bool = True, port: int | None = None) -> Server:
+        """``port``: a given one (to restart a killed server where its clients expect it)."""
+        port = port or free_port()
+        name = f"serve-{port}-{len(self.servers)}"
+        out, err = self.tmp / f"{name}.out", self.tmp / f"{name}.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             process = subprocess.Popen(
                 [str(BIN), "serve", "--port", str(port), *args],
@@ -109,8 +111,15 @@ class Deployment:
 
 
 @contextmanager
-def open_deployment(backend: str, tmp_path: Path) -> Iterator[Deployment]:
-    """A sandbox deployment on ``backend`` in ``tmp_path``; its servers are killed on exit."""
+def open_deployment(
+    backend: str, tmp_path: Path, *, database_url: str | None = None
+) -> Iterator[Deployment]:
+    """A sandbox deployment on ``backend`` in ``tmp_path``; its servers are killed on exit.
+
+    ``database_url``: an empty PostgreSQL database to use instead of one on the shared server (a
+    private cluster the test may crash); it is migrated here, and its owner dumps it for the
+    leak sweep.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPRINT_")}
     env.update(
         IMPRINT_ENV="sandbox",
@@ -118,7 +127,11 @@ def open_deployment(backend: str, tmp_path: Path) -> Iterator[Deployment]:
         IMPRINT_LOG_LEVEL="DEBUG",
     )
     dbname = None
-    if backend == "postgresql":
+    if database_url is not None:
+        env["IMPRINT_DATABASE_URL"] = database_url
+        upgraded = cli(env, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+    elif backend == "postgresql":
         if not PG_ADMIN_URL:
             if IN_CI:
                 pytest.fail("CI is set but IMPRINT_TEST_DATABASE_URL is not")
@@ -142,6 +155,9 @@ def open_deployment(backend: str, tmp_path: Path) -> Iterator[Deployment]:
             if server.process.poll() is None:
                 os.killpg(server.process.pid, signal.SIGKILL)
                 server.process.wait(5)
+        master_key = tmp_path / "data" / "secret_key"  # the sandbox's generated master key
+        if master_key.exists():
+            _REGISTRY.remember(master_key.read_text().strip())
     # PostgreSQL e2e databases are kept until the leak sweep has dumped them; it drops them.
 
 

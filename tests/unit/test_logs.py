@@ -23,6 +23,7 @@ from imprint_sessions.logs import (
     configure_logging,
     current_request_id,
     redact,
+    redact_credentials,
     request_id_var,
 )
 
@@ -190,6 +191,16 @@ def test_url_encoded_webhook_secret_base64_characters_are_redacted() -> None:
     encoded = secret.replace("+", "%2B").replace("/", "%2f").replace("=", "%3D")
 
     assert redact(f"secret {encoded} end") == f"secret {REDACTED} end"
+
+
+@credential_params
+def test_redact_credentials_removes_echoed_credentials_and_keeps_prose(credential: str) -> None:
+    echoed = f"Key not found for provided ID: {credential}; use Basic auth, code=12"
+    assert redact_credentials(echoed) == (
+        f"Key not found for provided ID: {REDACTED}; use Basic auth, code=12"
+    )
+    encoded = base64.b64encode(f"{credential}:".encode()).decode()
+    assert redact_credentials(f"/v2/x/{encoded}") == f"/v2/x/{REDACTED}"
 
 
 # --- Authorization headers and secret key=value --------------------------------------------------

@@ -125,6 +125,20 @@ async def test_invalid_incoming_request_id_is_replaced(
 
 
 @pytest.mark.anyio
+async def test_a_credential_sent_as_request_id_is_replaced_not_echoed(
+    log_buffer: io.StringIO,
+) -> None:
+    """An API key fits the id's alphabet and length; echoed in the answer, it would leak."""
+    key = "isk_test_" + "Ab3_-xYz" * 5 + "Q9z"
+    app = EchoApp()
+    async with client_for(RequestIdMiddleware(app)) as client:
+        response = await client.get("/v2/x", headers={"Request-Id": key})
+
+    assert GENERATED_ID.fullmatch(response.headers["Request-Id"])
+    assert key not in log_buffer.getvalue()
+
+
+@pytest.mark.anyio
 async def test_missing_request_id_is_generated_and_returned(log_buffer: io.StringIO) -> None:
     app = EchoApp()
     async with client_for(RequestIdMiddleware(app)) as client:

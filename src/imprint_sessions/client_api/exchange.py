@@ -38,6 +38,7 @@ async def exchange(request: Request, services: Svc) -> ExchangeResponse:
         box=services.box,
         client_secret=body.client_secret,
         ttl_seconds=services.settings.client_token_ttl_seconds,
+        unsafe_racy=services.settings.unsafe_racy_exchange,
     )
     return ExchangeResponse(
         access_token=issued.access_token,

@@ -3,12 +3,13 @@ client credential, and authenticating that credential on every client API call."
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.errors import ClientCredentialRequired, InvalidClientSecret
 from imprint_sessions.secrets import ClientTokenClaims, SecretBox
-from imprint_sessions.storage.records import ClientContext, Customer
+from imprint_sessions.storage.records import ClientContext, Customer, CustomerSession
 from imprint_sessions.storage.repositories import Repositories
 
 
@@ -44,18 +45,28 @@ class ClientPrincipal:
 
 
 async def exchange_client_secret(
-    repos: Repositories, *, clock: Clock, box: SecretBox, client_secret: str, ttl_seconds: int
+    repos: Repositories,
+    *,
+    clock: Clock,
+    box: SecretBox,
+    client_secret: str,
+    ttl_seconds: int,
+    unsafe_racy: bool = False,
 ) -> IssuedClientToken:
     """Consume the secret (once, atomically) and mint a credential bound to its session.
 
     Malformed, forged, unknown, expired, revoked and already-used secrets are one error. A
-    secret whose MAC does not verify never reaches the database.
+    secret whose MAC does not verify never reaches the database. ``unsafe_racy`` is the
+    reliability tests' negative control (``IMPRINT_UNSAFE_RACY_EXCHANGE``, sandbox only).
     """
     customer_session_id = box.verify_client_secret(client_secret)
     if customer_session_id is None:
         raise InvalidClientSecret()
     now = clock.now_ms()
-    consumed = await repos.consume_customer_session(customer_session_id, now=now)
+    if unsafe_racy:
+        consumed = await _consume_racily(repos, customer_session_id, now=now)
+    else:
+        consumed = await repos.consume_customer_session(customer_session_id, now=now)
     if consumed is None:
         raise InvalidClientSecret()
     # The credential outlives the secret on purpose: a customer who opens the page a minute
@@ -70,6 +81,25 @@ async def exchange_client_secret(
     return IssuedClientToken(
         access_token=token, expires_at=expires_at, customer_session_id=consumed.id
     )
+
+
+RACY_WINDOW_SECONDS = 0.05
+
+
+async def _consume_racily(
+    repos: Repositories, customer_session_id: str, *, now: int
+) -> CustomerSession | None:
+    """The bug the one-statement consume exists to prevent, built on purpose so the exactly-once
+    test can be seen to fail: read, check, wait, then write without re-checking."""
+    partner = await repos.get_partner_of_customer_session(customer_session_id)
+    found = await repos.get_customer_session(partner.id, customer_session_id) if partner else None
+    if found is None or found.consumed_at is not None or found.revoked_at is not None:
+        return None
+    if found.expires_at <= now:
+        return None
+    await asyncio.sleep(RACY_WINDOW_SECONDS)  # widens the window between the check and the act
+    await repos.mark_customer_session_consumed_unchecked(customer_session_id, now=now)
+    return found
 
 
 async def authenticate_client(

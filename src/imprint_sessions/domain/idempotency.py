@@ -23,7 +23,12 @@ import re
 from dataclasses import dataclass
 
 from imprint_sessions.clock import Clock
-from imprint_sessions.errors import Conflict, IdempotencyKeyReused, InvalidRequest
+from imprint_sessions.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    ServiceUnavailable,
+)
 from imprint_sessions.logs import API_KEY_RE, CLIENT_ACCESS_TOKEN_RE, WEBHOOK_SECRET_RE
 from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage.records import IdempotencyClaim, StoredResponse
@@ -54,6 +59,16 @@ class Claim:
     partner_id: str
     key: str
     claimed_at: int
+
+
+class ClaimUncertain(ServiceUnavailable):
+    """The database failed during the claim (a 503), which may still take effect: a statement
+    the database received before an outage can run after this request gave up on it. The caller
+    releases ``claim`` once the database answers, or the key would answer 409 for the lease."""
+
+    def __init__(self, cause: ServiceUnavailable, claim: Claim) -> None:
+        super().__init__(*cause.details, retry_after=cause.retry_after)
+        self.claim = claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +103,19 @@ async def claim(
     now = clock.now_ms()
     if random.randrange(SWEEP_ONE_IN) == 0:  # before the claim: a failure here leaves no claim
         await repos.delete_expired_idempotency_keys(now=now, limit=SWEEP_BATCH)
-    record = await repos.claim_idempotency_key(
-        IdempotencyClaim(
-            partner_id=partner_id,
-            key=key,
-            request_hash=request_hash,
-            created_at=now,
-            expires_at=now + ttl_seconds * 1000,
-            stale_before=now - IN_FLIGHT_LEASE_MS,
+    try:
+        record = await repos.claim_idempotency_key(
+            IdempotencyClaim(
+                partner_id=partner_id,
+                key=key,
+                request_hash=request_hash,
+                created_at=now,
+                expires_at=now + ttl_seconds * 1000,
+                stale_before=now - IN_FLIGHT_LEASE_MS,
+            )
         )
-    )
+    except ServiceUnavailable as exc:
+        raise ClaimUncertain(exc, Claim(partner_id=partner_id, key=key, claimed_at=now)) from exc
     if record is None:
         return Claim(partner_id=partner_id, key=key, claimed_at=now)
     if record.request_hash != request_hash:

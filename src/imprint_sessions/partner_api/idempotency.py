@@ -16,7 +16,9 @@ List ``**IDEMPOTENT_RESPONSES`` in the route's ``responses`` to document the 409
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -80,17 +82,21 @@ class Idempotent:
         if self._key is None:
             return await work(services.database.repositories)
         request = self._request
-        outcome = await idempotency.claim(
-            services.database.repositories,
-            clock=services.clock,
-            box=services.box,
-            partner_id=self._principal.partner_id,
-            key=self._key,
-            request_hash=services.box.request_fingerprint(
-                request.method, request.url.path, await request.body()
-            ),
-            ttl_seconds=services.settings.idempotency_ttl_seconds,
-        )
+        try:
+            outcome = await idempotency.claim(
+                services.database.repositories,
+                clock=services.clock,
+                box=services.box,
+                partner_id=self._principal.partner_id,
+                key=self._key,
+                request_hash=services.box.request_fingerprint(
+                    request.method, request.url.path, await request.body()
+                ),
+                ttl_seconds=services.settings.idempotency_ttl_seconds,
+            )
+        except idempotency.ClaimUncertain as exc:
+            release_later(services.database.repositories, exc.claim)
+            raise
         if isinstance(outcome, idempotency.Replay):
             response = Response(outcome.body, status_code=outcome.status)
             for name, value in outcome.headers:
@@ -126,15 +132,48 @@ class Idempotent:
         return response
 
     async def _release(self, taken: idempotency.Claim) -> None:
+        repos = self._services.database.repositories
         try:
-            await idempotency.release(self._services.database.repositories, taken)
+            async with asyncio.timeout(RELEASE_WAIT_SECONDS):
+                await idempotency.release(repos, taken)
         except Exception:
-            # The claim then lapses by itself after its lease; until then retries get a 409.
-            log.warning(
-                "could not release an idempotency key; it is freed after %s s",
-                idempotency.IN_FLIGHT_LEASE_MS // 1000,
-                exc_info=True,
-            )
+            # The database is away: answer now, and keep trying in the background, or a retry
+            # would get 409 until the claim's lease lapses, long after the database is back.
+            log.warning("could not release an idempotency key yet; retrying", exc_info=True)
+            release_later(repos, taken)
+
+
+# A failed request frees its key before answering if the database answers within this long.
+# Otherwise (an outage) the release is retried in the background, every RELEASE_RETRY_SECONDS,
+# until it has gone through RELEASE_CONFIRMATIONS times: a claim or a COMMIT the database received
+# before the outage may still land just after it (a completed record is never released).
+RELEASE_WAIT_SECONDS = 1.0
+RELEASE_RETRY_SECONDS = 1.0
+RELEASE_CONFIRMATIONS = 3
+_RELEASES: set[asyncio.Task[None]] = set()  # strong references to the pending releases
+
+
+def release_later(repos: Repositories, taken: idempotency.Claim) -> None:
+    """Release ``taken`` in the background once the database answers again (see above)."""
+    task = asyncio.create_task(_release_when_back(repos, taken))
+    _RELEASES.add(task)
+    task.add_done_callback(_RELEASES.discard)
+
+
+async def _release_when_back(repos: Repositories, taken: idempotency.Claim) -> None:
+    deadline = time.monotonic() + idempotency.IN_FLIGHT_LEASE_MS / 1000
+    confirmations = 0
+    while confirmations < RELEASE_CONFIRMATIONS and time.monotonic() < deadline:
+        await asyncio.sleep(RELEASE_RETRY_SECONDS)
+        try:
+            await idempotency.release(repos, taken)
+        except Exception:  # noqa: S112 - still away: try again, quietly
+            continue
+        confirmations += 1
+    if confirmations:
+        log.info("released an idempotency key after the database came back")
+    else:
+        log.warning("could not release an idempotency key; its lease has freed it")
 
 
 async def idempotent(

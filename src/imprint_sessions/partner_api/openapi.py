@@ -11,12 +11,20 @@ from imprint_sessions.partner_api.schemas import (
     SearchCustomersRequest,
     UpdateCustomerRequest,
 )
+from imprint_sessions.partner_api.webhook_schemas import (
+    CreateWebhookEndpointRequest,
+    RotateWebhookSecretRequest,
+    SimulateApplicationRequest,
+)
 
 # Bodies read from raw bytes (``parse_json_body``), so FastAPI never saw their models.
 _BODY_MODELS: tuple[type[BaseModel], ...] = (
     SearchCustomersRequest,
     UpdateCustomerRequest,
     DeleteApiKeyRequest,
+    CreateWebhookEndpointRequest,
+    RotateWebhookSecretRequest,
+    SimulateApplicationRequest,
 )
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 

@@ -3,14 +3,16 @@ through the hosted flow's own domain code, so the partner's webhook handlers can
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import simulations
 from imprint_sessions.errors import Forbidden
+from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
+from imprint_sessions.partner_api.customers import request_body
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.schemas import InvalidRequestError, _ResponseBody
@@ -52,9 +54,10 @@ _RESPONSES = {
     response_model=SimulatedApplication,
     response_model_exclude_none=True,
     responses=_RESPONSES,
+    openapi_extra=request_body(SimulateApplicationRequest),
 )
 async def simulate_application(
-    body: SimulateApplicationRequest,
+    request: Request,
     services: Svc,
     principal: PartnerAuth,
     merchant_key: MerchantKey,
@@ -63,6 +66,9 @@ async def simulate_application(
     """Drives the customer's application to OFFER_ACCEPTED (a card is created) or REJECTED."""
     if not services.settings.sandbox:
         raise Forbidden("simulate_application: is only available in the sandbox")
+    # Read from raw bytes after the API key is checked: without a valid key, a 401 whatever
+    # the body.
+    body = parse_json_body(SimulateApplicationRequest, request, await request.body())
 
     async def decide(repos: Repositories) -> simulations.SimulatedApplication:
         return await simulations.simulate_application(

@@ -9,16 +9,17 @@ is the caller's own: another partner's is a 404 like a missing one.
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Request, Response
 
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import webhooks
 from imprint_sessions.domain.events import PENDING
 from imprint_sessions.domain.webhooks import DeliveryWithAttempts, IssuedWebhookEndpoint
+from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.auth import PartnerAuth
+from imprint_sessions.partner_api.customers import request_body
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.params import DEFAULT_LIMIT, Limit, StartingAfter
@@ -38,6 +39,12 @@ from imprint_sessions.storage.records import WebhookDelivery, WebhookEndpoint, W
 from imprint_sessions.storage.repositories import Repositories
 
 router = APIRouter(tags=["Webhooks"])
+
+# Bodies are read from raw bytes after the API key is checked (``parse_json_body``): a request
+# without a valid key gets the 401 whatever its body, as on every other partner route.
+_ROTATE_BODY = {
+    "requestBody": {**request_body(RotateWebhookSecretRequest)["requestBody"], "required": False}
+}
 
 _JSON = "application/json"
 
@@ -119,11 +126,13 @@ def render_delivery_with_attempts(found: DeliveryWithAttempts) -> WireDelivery:
     response_model=WireEndpoint,
     response_model_exclude_none=True,
     responses=error_responses(400, 401, 409, 429, 503),
+    openapi_extra=request_body(CreateWebhookEndpointRequest),
 )
 async def create_webhook_endpoint(
-    body: CreateWebhookEndpointRequest, services: Svc, principal: PartnerAuth
+    request: Request, services: Svc, principal: PartnerAuth
 ) -> WireEndpoint:
     """Registers a URL to receive signed events; the response shows its signing secret once."""
+    body = parse_json_body(CreateWebhookEndpointRequest, request, await request.body())
     issued = await webhooks.create_webhook_endpoint(
         services.database.repositories,
         clock=services.clock,
@@ -161,7 +170,7 @@ async def list_webhook_endpoints(services: Svc, principal: PartnerAuth) -> WireE
     summary="Disable a webhook endpoint",
     response_model=WireEndpoint,
     response_model_exclude_none=True,
-    responses={**error_responses(401, 404, 429, 503), **IDEMPOTENT_RESPONSES},
+    responses={**error_responses(400, 401, 404, 429, 503), **IDEMPOTENT_RESPONSES},
 )
 async def disable_webhook_endpoint(
     endpoint_id: str, services: Svc, principal: PartnerAuth, idempotency: Idempotency
@@ -184,15 +193,14 @@ async def disable_webhook_endpoint(
     response_model=WireEndpoint,
     response_model_exclude_none=True,
     responses=error_responses(400, 401, 404, 429, 503),
+    openapi_extra=_ROTATE_BODY,
 )
 async def rotate_webhook_secret(
-    endpoint_id: str,
-    services: Svc,
-    principal: PartnerAuth,
-    body: Annotated[RotateWebhookSecretRequest | None, Body()] = None,
+    endpoint_id: str, request: Request, services: Svc, principal: PartnerAuth
 ) -> WireEndpoint:
     """Issues a new signing secret (shown once); the old one also signs for a grace period."""
-    grace = body.grace_period_seconds if body is not None else None
+    body = parse_json_body(RotateWebhookSecretRequest, request, await request.body())
+    grace = body.grace_period_seconds
     issued = await webhooks.rotate_webhook_secret(
         services.database.repositories,
         clock=services.clock,
@@ -259,7 +267,7 @@ async def list_webhook_event_deliveries(
     response_model=WireDelivery,
     response_model_exclude_none=True,
     responses={
-        **error_responses(401, 404, 409, 429, 503),
+        **error_responses(400, 401, 404, 409, 429, 503),
         **IDEMPOTENT_RESPONSES,
         409: {
             "description": "The delivery is still pending (`WEBHOOK_DELIVERY_PENDING_ERROR`), its "

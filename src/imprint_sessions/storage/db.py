@@ -44,6 +44,7 @@ async def open_database(settings: Settings, url: str | None = None) -> Database:
             url,
             pool_size=settings.db_pool_size,
             acquire_timeout=settings.db_pool_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
         )
     return SqliteDatabase(
         sqlite_path(url), pool_size=SQLITE_POOL_SIZE, synchronous=settings.sqlite_synchronous

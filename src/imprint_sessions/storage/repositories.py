@@ -111,6 +111,13 @@ class ClientSessionRepository(Protocol):
         """
         ...
 
+    async def mark_customer_session_consumed_unchecked(
+        self, customer_session_id: str, *, now: int
+    ) -> None:
+        """Set ``consumed_at`` whatever it was. Only the negative control of the reliability tests
+        uses it (``IMPRINT_UNSAFE_RACY_EXCHANGE``): the check-then-act race the exchange avoids."""
+        ...
+
     async def get_client_context(
         self, customer_session_id: str, *, customer_id: str, partner_id: str
     ) -> ClientContext | None:

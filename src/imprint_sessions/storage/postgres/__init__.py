@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 
-from imprint_sessions.errors import ServiceUnavailable
 from imprint_sessions.storage.postgres.api_keys import PgPartnerApiKeys
 from imprint_sessions.storage.postgres.applications import PgApplications
 from imprint_sessions.storage.postgres.client import PgClientSessions
@@ -24,9 +24,18 @@ from imprint_sessions.storage.postgres.otp import PgOtp
 from imprint_sessions.storage.postgres.partners import PgPartners
 from imprint_sessions.storage.postgres.payment_methods import PgPaymentMethods
 from imprint_sessions.storage.postgres.profiles import PgProfiles
-from imprint_sessions.storage.postgres.runner import UNAVAILABLE, Runner
+from imprint_sessions.storage.postgres.runner import (
+    UNAVAILABLE,
+    Runner,
+    acquire,
+    discard,
+    guarded,
+    is_closed,
+)
 from imprint_sessions.storage.postgres.webhooks import PgWebhooks
 from imprint_sessions.storage.urls import asyncpg_dsn
+
+log = logging.getLogger(__name__)
 
 
 async def _keep_session_state(connection: asyncpg.Connection) -> None:
@@ -57,7 +66,7 @@ class PostgresRepositories(
     """asyncpg implementation of ``repositories.Repositories``."""
 
     async def ping(self) -> None:
-        await self._fetchrow("SELECT 1")
+        await self._runner.ping()
 
 
 class PostgresUnitOfWork:
@@ -67,10 +76,9 @@ class PostgresUnitOfWork:
         self.committed = False
 
     async def commit(self) -> None:
-        try:
-            await self._connection.execute("COMMIT")
-        except UNAVAILABLE as exc:
-            raise ServiceUnavailable("database: temporarily unavailable") from exc
+        # A COMMIT that fails or times out may or may not have committed: it is a 503 either way
+        # (never a 200 for what may be lost), and the client retries with its Idempotency-Key.
+        await guarded(self._connection, lambda c: c.execute("COMMIT"))
         self.committed = True
 
 
@@ -83,30 +91,53 @@ class PostgresDatabase:
         self.repositories = PostgresRepositories(Runner(pool, acquire_timeout))
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int, acquire_timeout: float) -> PostgresDatabase:
-        try:
-            pool = await asyncpg.create_pool(
+    async def open(
+        cls,
+        url: str,
+        *,
+        pool_size: int,
+        acquire_timeout: float,
+        statement_timeout: float,
+    ) -> PostgresDatabase:
+        """``statement_timeout`` bounds every statement (and opening a connection): a database
+        that stops answering costs a request that long, then a 503, never a hang."""
+
+        async def create_pool(min_size: int) -> asyncpg.Pool:
+            return await asyncpg.create_pool(
                 asyncpg_dsn(url),
-                min_size=min(2, pool_size),
+                min_size=min_size,
                 max_size=pool_size,
                 max_inactive_connection_lifetime=60.0,
-                command_timeout=30.0,
+                command_timeout=statement_timeout,
+                timeout=statement_timeout,
                 reset=_keep_session_state,
             )
+
+        try:
+            pool = await create_pool(min(2, pool_size))
         except UNAVAILABLE as exc:
-            raise ServiceUnavailable("database: unreachable at start-up") from exc
+            # Start anyway, connecting on demand: every request (and /readyz) is a 503 until the
+            # database is back. A worker that uvicorn replaces during an outage must not fail its
+            # start-up, or the supervisor stops the whole server for good.
+            log.warning(
+                "database unreachable at start-up (%s): answering 503 until it is back",
+                type(exc).__name__,
+            )
+            pool = await create_pool(0)
         return cls(pool, acquire_timeout)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
-        """One transaction; leaving the block without ``commit()`` rolls it back."""
-        try:
-            connection = await self._pool.acquire(timeout=self._acquire_timeout)
-        except UNAVAILABLE as exc:
-            raise ServiceUnavailable("database: temporarily unavailable") from exc
+        """One transaction; leaving the block without ``commit()`` rolls it back.
+
+        A lost or stuck connection at BEGIN, COMMIT or any statement is a 503 and the connection
+        is discarded; a ROLLBACK that fails discards it too (the server then rolls back), so a
+        failed rollback never replaces the error that caused it.
+        """
+        connection = await acquire(self._pool, self._acquire_timeout)
         uow: PostgresUnitOfWork | None = None
         try:
-            await connection.execute("BEGIN")
+            await guarded(connection, lambda c: c.execute("BEGIN"))
             uow = PostgresUnitOfWork(
                 connection,
                 PostgresRepositories(Runner(self._pool, self._acquire_timeout, connection)),
@@ -114,8 +145,12 @@ class PostgresDatabase:
             yield uow
         finally:
             try:
-                if uow is not None and not uow.committed and not connection.is_closed():
-                    await connection.execute("ROLLBACK")
+                if uow is not None and not uow.committed and not is_closed(connection):
+                    try:
+                        await connection.execute("ROLLBACK")
+                    except Exception:
+                        log.warning("ROLLBACK failed; connection discarded", exc_info=True)
+                        discard(connection)
             finally:
                 await self._pool.release(connection)
 

@@ -14,6 +14,9 @@ WHERE id = $1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
 RETURNING {_SESSION_COLUMNS}
 """
 
+# Negative control only (IMPRINT_UNSAFE_RACY_EXCHANGE): no "consumed_at IS NULL", on purpose.
+_MARK_CONSUMED_UNCHECKED = "UPDATE customer_sessions SET consumed_at = $2 WHERE id = $1"
+
 _CONTEXT = f"""
 SELECT upper(s.id::text) AS customer_session_id, p.name AS partner_name, s.merchant_key,
     s.transaction_amount, s.transaction_currency, s.customer_history AS customer_history_json,
@@ -31,6 +34,11 @@ class PgClientSessions(PgRepository):
     ) -> CustomerSession | None:
         row = await self._fetchrow(_CONSUME, customer_session_id, now)
         return _customer_session(row) if row else None
+
+    async def mark_customer_session_consumed_unchecked(
+        self, customer_session_id: str, *, now: int
+    ) -> None:
+        await self._execute(_MARK_CONSUMED_UNCHECKED, customer_session_id, now)
 
     async def get_client_context(
         self, customer_session_id: str, *, customer_id: str, partner_id: str

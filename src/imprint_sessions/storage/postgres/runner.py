@@ -12,20 +12,89 @@ from imprint_sessions.errors import ServiceUnavailable
 
 T = TypeVar("T")
 
-# Errors that mean "the database is unreachable or going away", not "the query is wrong".
+# Errors that mean "the database is unreachable or going away", not "the query is wrong": the
+# connection was lost or refused (OSError, class 08), a statement or the pool wait ran out of time
+# (TimeoutError, an OSError), the server is shutting down, restarting or cancelled the statement
+# (class 57: AdminShutdown, CrashShutdown, CannotConnectNow, QueryCanceled), or it is full.
+# InternalClientError ("cannot switch to state ...; another operation is in progress") is what a
+# pooled connection whose backend was terminated while it sat idle raises on its next statement.
 UNAVAILABLE = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
 )
 
+# Retry-After on a 503 caused by the database: a restart or a failover is over in seconds, and a
+# full pool frees up in milliseconds; one second lets clients come back soon without a stampede.
+RETRY_AFTER_SECONDS = 1
+# /readyz answers within about this long, however stuck the database is.
+READINESS_TIMEOUT_SECONDS = 1.0
+
+
+def unavailable(exc: BaseException, *, acquire_timeout: float | None = None) -> ServiceUnavailable:
+    """The 503 for ``exc``, one of ``UNAVAILABLE``; ``acquire_timeout``: it came from the pool."""
+    if acquire_timeout is not None and isinstance(exc, TimeoutError):
+        detail = f"database: no connection available within {acquire_timeout:g} s"
+    elif isinstance(exc, TimeoutError):
+        detail = "database: did not answer in time"
+    else:
+        detail = "database: temporarily unavailable"
+    return ServiceUnavailable(detail, retry_after=RETRY_AFTER_SECONDS)
+
+
+def discard(connection: asyncpg.Connection) -> None:
+    """Close a connection whose state is unknown (lost, or a statement timed out mid-flight).
+
+    Handing it back to the pool would make the next request wait for its cancellation, or run
+    on a dead socket; closed, the pool opens a fresh one on demand (a transaction it held is
+    rolled back by the server with the connection).
+    """
+    if not is_closed(connection):
+        connection.terminate()
+
+
+def is_closed(connection: asyncpg.Connection) -> bool:
+    """Closed, or already handed back to the pool by asyncpg because it closed."""
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:  # "connection has been released back to the pool"
+        return True
+
+
+async def acquire(pool: asyncpg.Pool, wait_seconds: float) -> asyncpg.Connection:
+    """A pooled connection within ``wait_seconds`` (waiting and connecting), else a 503."""
+    try:
+        return await pool.acquire(timeout=wait_seconds)
+    except UNAVAILABLE as exc:
+        raise unavailable(exc, acquire_timeout=wait_seconds) from exc
+
+
+async def guarded(
+    connection: asyncpg.Connection, work: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> T:
+    """``work(connection)``; on a database failure the connection is discarded and it is a 503."""
+    try:
+        return await work(connection)
+    except UNAVAILABLE as exc:
+        discard(connection)
+        raise unavailable(exc) from exc
+    except asyncio.CancelledError:
+        discard(connection)  # interrupted mid-statement (a deadline, a shutdown): state unknown
+        raise
+
 
 class Runner:
-    """Runs statements either on pooled connections (autocommit) or on one transaction's."""
+    """Runs statements either on pooled connections (autocommit) or on one transaction's.
+
+    Every statement is bounded by the pool's ``command_timeout`` (IMPRINT_DB_STATEMENT_TIMEOUT_
+    SECONDS) and every wait for a connection by ``acquire_timeout``, so a stuck database costs a
+    request at most about their sum before it is answered 503.
+    """
 
     def __init__(
         self,
@@ -38,19 +107,38 @@ class Runner:
         self._connection = connection
 
     async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        if self._connection is not None:
+            return await guarded(self._connection, work)
+        connection = await acquire(self._pool, self._acquire_timeout)
         try:
-            if self._connection is not None:
-                return await work(self._connection)
-            async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-                return await work(connection)
-        except UNAVAILABLE as exc:
-            raise ServiceUnavailable("database: temporarily unavailable") from exc
+            return await guarded(connection, work)
+        finally:
+            await self._pool.release(connection)
+
+    async def ping(self) -> None:
+        """Readiness: 503 at once if every pooled connection is busy, else ``SELECT 1`` within
+        ``READINESS_TIMEOUT_SECONDS`` (never the full acquire timeout: probes must be quick)."""
+        pool = self._pool
+        busy = pool.get_size() - pool.get_idle_size()
+        if busy >= pool.get_max_size():
+            raise ServiceUnavailable(
+                f"database: connection pool exhausted ({busy} of {pool.get_max_size()} "
+                "connections in use)",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        timeout = min(READINESS_TIMEOUT_SECONDS, self._acquire_timeout)
+        connection = await acquire(pool, timeout)
+        try:
+            await guarded(connection, lambda c: c.fetchval("SELECT 1", timeout=timeout))
+        finally:
+            await pool.release(connection)
 
 
 class PgRepository:
     """Base of the per-resource repository mixins: statement helpers over one ``Runner``."""
 
     def __init__(self, runner: Runner) -> None:
+        self._runner = runner
         self._run = runner.run
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:

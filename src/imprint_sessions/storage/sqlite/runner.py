@@ -9,6 +9,7 @@ with ``BEGIN IMMEDIATE`` so a read-then-write never upgrades its lock mid-transa
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from imprint_sessions.errors import ServiceUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -63,6 +65,13 @@ class Handle:
             # Only contention is temporary; anything else (a missing table, a broken disk) is a
             # real fault and must surface as one.
             if "locked" in str(exc) or "busy" in str(exc):
+                # The exact code tells a lock held past busy_timeout (SQLITE_BUSY) from a stale
+                # snapshot (SQLITE_BUSY_SNAPSHOT), which no amount of waiting would have cured.
+                log.warning(
+                    "sqlite: %s, answered 503",
+                    getattr(exc, "sqlite_errorname", "SQLITE_BUSY"),
+                    extra={"sqlite_error": str(exc)},
+                )
                 raise ServiceUnavailable("database: busy, try again") from exc
             raise
 

@@ -1,0 +1,1 @@
+"""Reliability and security battery (issue 7): crashes, outages, races, leaks."""
