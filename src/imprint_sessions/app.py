@@ -24,6 +24,7 @@ from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
 from imprint_sessions.hosted import routes as hosted_routes
+from imprint_sessions.hot_paths import HotPathMiddleware
 from imprint_sessions.logs import configure_logging, redact_credentials
 from imprint_sessions.middleware import (
     REQUEST_ID_SCOPE_KEY,
@@ -277,6 +278,11 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(hosted_routes.router)
     app.include_router(client_api_routes.router)
+    app.add_middleware(
+        HotPathMiddleware,
+        error_response=_error_response,
+        client_disconnected_response=client_disconnected_response,
+    )
     app.add_middleware(ClientCorsMiddleware, render_error=render_error)
     app.add_middleware(
         BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes, render_error=render_error

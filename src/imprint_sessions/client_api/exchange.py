@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from pydantic_core import to_json
 
 from imprint_sessions.client_api.errors_doc import client_error_responses
 from imprint_sessions.client_api.schemas import (
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v2/client", tags=["Client API"])
     responses=client_error_responses(400, 401, 413, 503),
     openapi_extra=body_openapi(ExchangeRequest),
 )
-async def exchange(request: Request, services: Svc) -> ExchangeResponse:
+async def exchange(request: Request, services: Svc) -> Response:
     """Uses up the session's client_secret (once) and returns a short-lived client credential."""
     body = parse_body(
         ExchangeRequest, request, await request.body(), today=utc_today(services.clock)
@@ -40,8 +41,10 @@ async def exchange(request: Request, services: Svc) -> ExchangeResponse:
         ttl_seconds=services.settings.client_token_ttl_seconds,
         unsafe_racy=services.settings.unsafe_racy_exchange,
     )
-    return ExchangeResponse(
-        access_token=issued.access_token,
-        expires_at=rfc3339_ms(issued.expires_at),
-        customer_session_id=issued.customer_session_id,
-    )
+    # ``ExchangeResponse``'s fields, serialised once (a hot path: no response-model pass).
+    credential = {
+        "access_token": issued.access_token,
+        "expires_at": rfc3339_ms(issued.expires_at),
+        "customer_session_id": issued.customer_session_id,
+    }
+    return Response(to_json(credential), media_type="application/json")
