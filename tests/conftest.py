@@ -193,17 +193,24 @@ def pg_template() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _dump_for_the_sweep_and_drop(name: str) -> None:
-    """Dropped right away (not kept on the shared server); its rows join what the sweep scans."""
+def dump_into_the_sweep(url: str) -> None:
+    """Every row of a PostgreSQL database that is about to disappear, as text for the leak sweep."""
     import psycopg
 
-    with psycopg.connect(_pg_url(name)) as conn:
+    with psycopg.connect(url) as conn:
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchall()
         for (table,) in tables:
             rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
             _REGISTRY.extra_logs.append("\n".join(row[0] for row in rows))
+
+
+def _dump_for_the_sweep_and_drop(name: str) -> None:
+    """Dropped right away (not kept on the shared server); its rows join what the sweep scans."""
+    import psycopg
+
+    dump_into_the_sweep(_pg_url(name))
     with psycopg.connect(PG_ADMIN_URL or "", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

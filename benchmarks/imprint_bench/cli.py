@@ -396,6 +396,7 @@ def wrk_scenario(args: argparse.Namespace, scenario: str, run: Running) -> dict[
         server=run.server,
         server_pgid=run.server.pgid,
         dbname=run.dbname,
+        after_warmup=run.analyze,
     )
 
 
@@ -428,6 +429,7 @@ def client_path_scenario(args: argparse.Namespace, run: Running) -> dict[str, An
 
     log = run.run_dir / "path-warmup.txt"
     parse(run_load(command(args.warmup), args.warmup, log, env=env)[0], log, measured=False)
+    run.analyze()
     best: tuple[dict[str, Any], dict[str, float]] | None = None
     for attempt in range(1, args.retries + 2):
         wait_for_quiet(args.quiet_cores, args.quiet_wait)
@@ -440,7 +442,6 @@ def client_path_scenario(args: argparse.Namespace, run: Running) -> dict[str, An
             env=env,
             server_pgid=run.server.pgid,
             dbname=run.dbname,
-            after_warmup=run.analyze,
         )
         stats = parse(out, log)
         if profiler is not None:

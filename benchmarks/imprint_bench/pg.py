@@ -287,7 +287,7 @@ def _tps(out: str) -> float:
 def _checked(out: str, run_dir: Path) -> str:
     if "exchange_pool_exhausted" in out or "division by zero" in out:
         raise BenchError(
-            "pgbench ran out of fresh sessions to redeem (the pool is sized at 1.5 times the "
+            "pgbench ran out of fresh sessions to redeem (the pool is sized at 2.5 times the "
             f"fastest rate seen so far): run again (see {run_dir})"
         )
     failed = re.search(r"number of failed transactions: (\d+)", out)
@@ -297,5 +297,6 @@ def _checked(out: str, run_dir: Path) -> str:
 
 
 def exchange_pool_size(rate: float | None, seconds: int, clients: int, guess: float) -> int:
-    """Rows per client for ``seconds`` at 1.5 times ``rate`` (or at ``guess`` per second)."""
-    return math.ceil((rate * 1.5 if rate else guess) * seconds / clients) + 2
+    """Rows per client for ``seconds`` at 2.5 times ``rate``, and at least at ``guess`` per second
+    (a warm-up's rate can be well under a measured run's: pgbench ran out at 1.5 times)."""
+    return math.ceil(max(rate * 2.5 if rate else 0.0, guess) * seconds / clients) + 2

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _REGISTRY, IN_CI
+from conftest import IN_CI, dump_into_the_sweep
 
 
 def _bindir() -> Path | None:
@@ -168,13 +168,7 @@ class PgCluster:
                 ).fetchall()
             ]
         for name in names:
-            with psycopg.connect(self.url(name)) as conn:
-                tables = conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-                ).fetchall()
-                for (table,) in tables:
-                    rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
-                    _REGISTRY.extra_logs.append("\n".join(row[0] for row in rows))
+            dump_into_the_sweep(self.url(name))
 
 
 @contextlib.contextmanager
