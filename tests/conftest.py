@@ -245,7 +245,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         env="sandbox",
         data_dir=tmp_path / "data",
-        secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+        secret_key=TEST_SECRET_KEY,
         database_url=database_url,
         log_level="DEBUG",
     )
@@ -327,11 +327,11 @@ class DatabaseInspector:
         else:
             import sqlite3
 
-            conn = sqlite3.connect(self.url.split(":///", 1)[1])
+            lite = sqlite3.connect(self.url.split(":///", 1)[1])
             try:
-                row = conn.execute(sql, params).fetchone()
+                row = lite.execute(sql, params).fetchone()
             finally:
-                conn.close()
+                lite.close()
         return row[0] if row else None
 
     def count(self, table: str, partner_id: str) -> int:
