@@ -54,10 +54,6 @@ async def _get_session(request: Request, services: Services) -> Response:
     return await get_session(request.scope["path"][len(_SESSION_PREFIX) :], services, principal)
 
 
-async def _exchange(request: Request, services: Services) -> Response:
-    return await exchange(request, services)
-
-
 def _handler(scope: Scope) -> Handler | None:
     method: str = scope["method"]
     path: str = scope["path"]
@@ -65,7 +61,7 @@ def _handler(scope: Scope) -> Handler | None:
         if path == _SESSIONS:
             return _create_session
         if path == _EXCHANGE:
-            return _exchange
+            return exchange  # no dependency but the services
     elif method == "GET" and path.startswith(_SESSION_PREFIX):
         session_id = path[len(_SESSION_PREFIX) :]
         if session_id and "/" not in session_id and len(session_id) <= IDENTIFIER_MAX_LENGTH:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from imprint_sessions.hot_paths import _create_session, _exchange, _get_session, _handler
+from imprint_sessions.client_api.exchange import exchange
+from imprint_sessions.hot_paths import _create_session, _get_session, _handler
 from imprint_sessions.validation import IDENTIFIER_MAX_LENGTH
 
 SESSION_ID = "2EE24580-B97B-4949-A65C-929CCB9B9B8D"
@@ -19,7 +20,7 @@ def scope(method: str, path: str) -> dict[str, object]:
     [
         ("POST", "/v2/customer_sessions", _create_session),
         ("GET", f"/v2/customer_sessions/{SESSION_ID}", _get_session),
-        ("POST", "/v2/client/exchange", _exchange),
+        ("POST", "/v2/client/exchange", exchange),
     ],
 )
 def test_the_three_hot_operations_are_dispatched_directly(
