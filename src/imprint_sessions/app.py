@@ -45,7 +45,6 @@ from imprint_sessions.ratelimit import build_rate_limiter
 from imprint_sessions.secrets import SecretBox
 from imprint_sessions.services import Services
 from imprint_sessions.storage.db import Database, open_database
-from imprint_sessions.storage.urls import backend
 from imprint_sessions.validation import error_details
 from imprint_sessions.webhooks.worker import InProcessWorker, WebhookWorker
 
@@ -216,8 +215,8 @@ def create_app(
 ) -> FastAPI:
     """Build the service. The database opens in the lifespan, one pool per process.
 
-    ``webhook_worker``: also deliver webhooks from this process (``serve`` decides; see
-    ``serve_runs_webhook_worker``).
+    ``webhook_worker``: also deliver webhooks from this process (``serve`` decides, from
+    ``IMPRINT_SERVE_WEBHOOK_WORKER``).
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -291,15 +290,7 @@ def create_app(
     return app
 
 
-def serve_runs_webhook_worker(settings: Settings) -> bool:
-    """``IMPRINT_SERVE_WEBHOOK_WORKER``: ``on``, ``off``, or ``auto`` (only on the embedded SQLite,
-    so the single command does everything; on PostgreSQL run ``imprint-sessions worker``)."""
-    if settings.serve_webhook_worker == "auto":
-        return backend(settings.resolved_database_url) == "sqlite"
-    return settings.serve_webhook_worker == "on"
-
-
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
     settings = get_settings()
-    return create_app(settings, webhook_worker=serve_runs_webhook_worker(settings))
+    return create_app(settings, webhook_worker=settings.serve_webhook_worker == "on")

@@ -22,6 +22,13 @@ from imprint_sessions.clock import SystemClock, rfc3339_ms
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.errors import ImprintError
+from imprint_sessions.preflight import (
+    ConfigError,
+    check_all,
+    check_data_dir,
+    check_database,
+    load_settings,
+)
 from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
@@ -71,8 +78,16 @@ def _migrate_embedded(settings: Settings) -> None:
         pass
 
 
+def _checked_settings() -> Settings:
+    """The settings, after every start-up check (``preflight``): a misconfiguration stops the
+    command here, with one line naming the fix, before anything is changed."""
+    settings = load_settings()
+    check_all(settings)
+    return settings
+
+
 def _with_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
-    settings = get_settings()
+    settings = _checked_settings()
     _migrate_embedded(settings)
 
     async def run() -> T:
@@ -110,7 +125,10 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration (safe to run from several hosts at once)."""
-    migrate.upgrade(get_settings().resolved_database_url)
+    settings = load_settings()
+    check_data_dir(settings)
+    check_database(settings, migrates_itself=True)  # reachable, and not ahead of this code
+    migrate.upgrade(settings.resolved_database_url)
     typer.echo("database is up to date")
 
 
@@ -249,6 +267,10 @@ async def _bootstrap_sandbox(settings: Settings) -> str | None:
 
 def _banner(settings: Settings, base_url: str, api_key: str | None) -> str:
     lines = [f"imprint-sessions {__version__} ({settings.env}) on {base_url}"]
+    if settings.serve_webhook_worker == "on":
+        lines.append("Webhooks: delivered by this process (--no-worker to leave them to a worker)")
+    else:
+        lines.append("Webhooks: NOT delivered by this process: run `imprint-sessions worker`")
     if api_key:
         body = '{"partner_customer_id": "CUST_03476998", "transaction_amount": 34000}'
         curl = (
@@ -276,16 +298,21 @@ def _banner(settings: Settings, base_url: str, api_key: str | None) -> str:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to listen on [default: IMPRINT_HOST or 127.0.0.1]."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: IMPRINT_PORT or 8000].")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     with_worker: Annotated[
         bool | None,
         typer.Option(
             "--with-worker/--no-worker",
-            help="Deliver webhooks from this command too. Default: on the embedded SQLite only "
-            "(one delivering process per database, whatever --workers says); on PostgreSQL run "
-            "`imprint-sessions worker` or pass --with-worker (each process then shares the work).",
+            help="Deliver webhooks from this command too (the default, on every store: every "
+            "process shares the outbox safely). --no-worker leaves delivery to "
+            "`imprint-sessions worker` processes run separately.",
         ),
     ] = None,
 ) -> None:
@@ -295,7 +322,10 @@ def serve(
     if with_worker is not None:  # read by each server process's create_app_from_env
         os.environ["IMPRINT_SERVE_WEBHOOK_WORKER"] = "on" if with_worker else "off"
         get_settings.cache_clear()
-    settings = get_settings()
+    settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    check_all(settings, host=host, port=port)
     with _embedded_setup(settings):
         api_key = asyncio.run(_bootstrap_sandbox(settings)) if settings.sandbox else None
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
@@ -327,7 +357,11 @@ def _main() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ConfigError as exc:
+        sys.stderr.write(f"imprint-sessions: {exc}\n")
+        sys.exit(2)
 
 
 # -- webhooks -------------------------------------------------------------------------------------
@@ -554,7 +588,7 @@ def worker(
     from imprint_sessions.logs import configure_logging
     from imprint_sessions.webhooks.worker import WebhookWorker
 
-    settings = get_settings()
+    settings = _checked_settings()
     configure_logging(settings.log_level)
     _migrate_embedded(settings)
 

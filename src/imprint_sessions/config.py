@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMPRINT_", extra="ignore")
 
     env: Literal["sandbox", "production"] = "sandbox"
+    host: str = Field(default="127.0.0.1", description="Interface `serve` listens on (--host)")
+    port: int = Field(default=8000, ge=1, le=65_535, description="Port `serve` listens on (--port)")
     data_dir: Path = Field(default=Path(".imprint"))
     database_url: str | None = Field(
         default=None, description="sqlite:///path or postgresql://...; default: SQLite in data_dir"
@@ -99,9 +101,11 @@ class Settings(BaseSettings):
         description="Retry a delivery this long, then dead",
     )
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
-    serve_webhook_worker: Literal["auto", "on", "off"] = Field(
-        default="auto",
-        description="Whether `serve` runs a delivery worker: auto = only on the embedded SQLite",
+    serve_webhook_worker: Literal["on", "off"] = Field(
+        default="on",
+        description="Whether `serve` delivers webhooks too (off: `imprint-sessions worker` does). "
+        "On every store by default: the outbox is claimed with SKIP LOCKED and a lease, so any "
+        "number of serve processes and dedicated workers share it",
     )
     # Tests only (the reliability battery's negative control): the exchange becomes a racy
     # read-then-write, so the exactly-once test can be seen to fail. Refused outside the sandbox.

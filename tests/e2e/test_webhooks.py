@@ -1,5 +1,6 @@
 """Webhooks with real processes on loopback: the worker killed mid-batch, ``serve``'s in-process
-worker, a separate ``worker`` on PostgreSQL, and the ``webhooks`` CLI."""
+worker (on by default on every store), a separate ``worker`` beside ``serve --no-worker``, and the
+``webhooks`` CLI."""
 
 from __future__ import annotations
 
@@ -228,14 +229,36 @@ def test_serve_on_the_embedded_default_delivers_with_one_worker_whatever_workers
 
 
 @pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
-def test_serve_on_postgresql_leaves_delivery_to_the_worker_command(
+def test_serve_on_postgresql_delivers_by_default_each_webhook_once_across_processes(
+    deployment: Deployment,
+) -> None:
+    """Regression: ``serve`` on PostgreSQL used to deliver nothing unless given --with-worker."""
+    with receiving() as receiver:
+        server, key, secret = _server_with_receiver(deployment, receiver, "--workers", "2")
+        assert "Webhooks: delivered by this process" in server.stdout()
+        for _ in range(5):
+            _simulate(server, key, "OFFER_ACCEPTED")
+        wait_for(lambda: len(receiver.received) >= 10, 30, "ten webhooks")
+        time.sleep(1.5)  # anything more would be a duplicate
+        assert server.stop() in (0, -signal.SIGTERM)
+    assert len(receiver.received) == 10
+    assert len(set(receiver.event_ids())) == 10
+    for request in receiver.received:
+        Webhook(secret).verify(request.body, request.headers)
+    # Both server processes run a worker; SKIP LOCKED and leases share the outbox between them.
+    assert server.stderr().count('"msg":"webhook worker started"') == 2
+
+
+@pytest.mark.parametrize("deployment", ["postgresql"], indirect=True)
+def test_serve_with_no_worker_leaves_delivery_to_the_worker_command(
     deployment: Deployment,
 ) -> None:
     with receiving() as receiver:
-        server, key, _ = _server_with_receiver(deployment, receiver)
+        server, key, _ = _server_with_receiver(deployment, receiver, "--no-worker")
+        assert "Webhooks: NOT delivered by this process" in server.stdout()
         _simulate(server, key, "REJECTED")
         time.sleep(2)
-        assert receiver.received == []  # serve runs no worker on PostgreSQL by default
+        assert receiver.received == []  # --no-worker: this process delivers nothing
         worker = start_worker(deployment, env=deployment.env)
         try:
             wait_for(lambda: len(receiver.received) == 1, 30, "the webhook")

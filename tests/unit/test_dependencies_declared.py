@@ -1,0 +1,120 @@
+"""Declared = imported: every third-party module the code imports is a declared dependency.
+
+``src/`` may import only the runtime dependencies; ``tests/`` and ``benchmarks/`` may also import
+the ``test`` extra. A module counts as provided by a distribution when that distribution's
+installed metadata says so (``importlib.metadata.packages_distributions``), so ``yaml`` is PyYAML
+and ``pydantic_core`` is pydantic-core. Transitive availability does not count: SQLAlchemy 2.1
+stopped pulling greenlet in, and Playwright happened to, which hid a broken first start.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _names(requirements: list[str]) -> set[str]:
+    found = set()
+    for requirement in requirements:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        assert match, requirement
+        found.add(_normalise(match.group(1)))
+    return found
+
+
+RUNTIME = _names(PYPROJECT["project"]["dependencies"])
+TEST = _names(PYPROJECT["project"]["optional-dependencies"]["test"])
+
+
+def _local_modules(*roots: Path) -> set[str]:
+    """Names importable from the repository itself (tests/ is on pytest's pythonpath)."""
+    names = {"imprint_sessions"}
+    for root in roots:
+        for path in root.rglob("*"):
+            if "__pycache__" in path.parts:
+                continue
+            if path.suffix == ".py":
+                names.add(path.stem)
+            elif path.is_dir():
+                names.add(path.name)
+    return names
+
+
+def imported_top_level(root: Path) -> dict[str, set[str]]:
+    """Top-level module name -> the files under ``root`` importing it (absolute imports)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            for module in modules:
+                found.setdefault(module.split(".")[0], set()).add(str(path.relative_to(root)))
+    return found
+
+
+def undeclared(root: Path, allowed: set[str], local: set[str]) -> list[str]:
+    providers = packages_distributions()
+    problems = []
+    for module, files in sorted(imported_top_level(root).items()):
+        if module in sys.stdlib_module_names or module in local:
+            continue
+        distributions = {_normalise(d) for d in providers.get(module, [])}
+        if not distributions:
+            problems.append(f"{module}: no installed distribution provides it ({sorted(files)})")
+        elif not distributions & allowed:
+            problems.append(
+                f"{module} (from {', '.join(sorted(distributions))}) is imported by "
+                f"{sorted(files)[:3]} but not declared"
+            )
+    return problems
+
+
+def test_src_imports_only_declared_runtime_dependencies() -> None:
+    assert undeclared(ROOT / "src", RUNTIME, {"imprint_sessions"}) == []
+
+
+@pytest.mark.parametrize("tree", ["tests", "benchmarks"])
+def test_tests_and_benchmarks_import_only_runtime_and_test_dependencies(tree: str) -> None:
+    local = _local_modules(ROOT / "tests", ROOT / "benchmarks")
+    assert undeclared(ROOT / tree, RUNTIME | TEST, local) == []
+
+
+def test_the_scan_sees_an_undeclared_import(tmp_path: Path) -> None:
+    """The check itself can fail: a module importing an undeclared package is reported."""
+    (tmp_path / "probe.py").write_text("import greenlet\nfrom yaml import safe_load\nimport json\n")
+    problems = undeclared(tmp_path, RUNTIME, set())
+    assert any(p.startswith("greenlet (from greenlet)") for p in problems), problems
+    assert any(p.startswith("yaml (from pyyaml)") for p in problems), problems
+
+
+def test_sqlalchemy_is_declared_with_its_asyncio_extra() -> None:
+    """Regression: ``sqlalchemy>=2.0`` without ``[asyncio]``: no greenlet on a fresh machine."""
+    declared = [d for d in PYPROJECT["project"]["dependencies"] if d.startswith("sqlalchemy")]
+    assert len(declared) == 1
+    assert declared[0].startswith("sqlalchemy[asyncio]")
+
+
+def test_every_declared_dependency_is_in_the_locks() -> None:
+    """The locks pin what pyproject.toml declares (scripts/lock refreshes them)."""
+    for lock, wanted in (("runtime.txt", RUNTIME), ("test.txt", RUNTIME | TEST)):
+        text = (ROOT / "requirements" / lock).read_text()
+        pinned = {_normalise(m) for m in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", text, re.M)}
+        assert wanted - pinned == set(), lock
+        assert "--hash=sha256:" in text
