@@ -10,7 +10,10 @@ import logging
 import os
 import shlex
 import signal
+import socket
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
@@ -296,6 +299,17 @@ def _banner(settings: Settings, base_url: str, api_key: str | None) -> str:
     return "\n".join(lines)
 
 
+def _print_when_listening(host: str, port: int, banner: str) -> None:
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    sys.stdout.write(banner + "\n")
+    sys.stdout.flush()
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -329,8 +343,11 @@ def serve(
     with _embedded_setup(settings):
         api_key = asyncio.run(_bootstrap_sandbox(settings)) if settings.sandbox else None
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    sys.stdout.write(_banner(settings, f"http://{shown_host}:{port}", api_key) + "\n")
-    sys.stdout.flush()
+    banner = _banner(settings, f"http://{shown_host}:{port}", api_key)
+    # Printed once the port accepts connections, so the curl line in it works when it appears.
+    threading.Thread(
+        target=_print_when_listening, args=(shown_host, port, banner), daemon=True
+    ).start()
     # The supervisor of --workers N logs too (a worker that died and was replaced, the signals it
     # got): without this its records fell below logging's last-resort WARNING and were lost.
     from imprint_sessions.logs import configure_logging

@@ -101,7 +101,9 @@ class Deployment:
             while time.monotonic() < deadline:
                 assert process.poll() is None, server.stderr()
                 try:
-                    if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
+                    ready = httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200
+                    # The banner follows as soon as the port accepts connections.
+                    if ready and "API docs: " in server.stdout():
                         return server
                 except httpx.TransportError:
                     pass
