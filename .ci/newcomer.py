@@ -205,9 +205,10 @@ def sqlite_run(clone: Path, command: str, tmp: Path) -> None:
 
 def postgres_run(clone: Path, command: str, tmp: Path) -> None:
     started = time.monotonic()
+    os.environ["PGOPTIONS"] = "-c client_min_messages=warning"  # psql's own NOTICEs
     name = f"imprint_newcomer_{os.getpid()}"
     base = PG_ADMIN_URL.rpartition("/")[0]
-    psql = ["psql", "-X", "-q", PG_ADMIN_URL, "-c"]
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_ADMIN_URL, "-c"]
     subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}"'], check=True, timeout=60)
     subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True, timeout=60)
     receiver = Receiver()

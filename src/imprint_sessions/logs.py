@@ -213,6 +213,8 @@ _RESERVED_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict
     "asctime",
     "taskName",
     "request_id",
+    # uvicorn's copy of each message with terminal colour codes in it: noise in a JSON line.
+    "color_message",
 }
 _CORE_FIELDS = frozenset({"ts", "level", "logger", "msg", "request_id", "exc", "stack"})
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, default=str).encode

@@ -478,3 +478,14 @@ def test_httpx_request_urls_are_not_logged(buffer: io.StringIO) -> None:
     logging.getLogger("httpx").info("HTTP Request: POST https://partner.example/hook?auth=opaque")
 
     assert buffer.getvalue() == ""
+
+
+def test_uvicorns_colour_coded_copy_of_a_message_is_left_out() -> None:
+    """Regression: every uvicorn start-up line carried ``color_message`` with ANSI escapes."""
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, "", 0, "Started server process [%d]", (7,), None
+    )
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "Started server process [7]"
+    assert "color_message" not in line
