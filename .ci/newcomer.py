@@ -111,6 +111,22 @@ class Server:
         self.output.close()
 
 
+def assert_quiet_first_minute(output: str) -> None:
+    """Before the banner: one progress line per install phase, nothing else (no pip or
+    setuptools output, no warnings); the service's own JSON log lines may interleave."""
+    before = re.split(r"^imprint-sessions \d\S* \(", output, maxsplit=1, flags=re.M)[0]
+    progress = re.compile(
+        r"^(imprint-sessions: installing into .*|  [a-z][a-z0-9 -]*\.\.\. done \(\d+ s\))$"
+    )
+    noise = [
+        line
+        for line in before.splitlines()
+        if line.strip() and not progress.match(line) and not line.startswith('{"ts":')
+    ]
+    if noise:
+        fail("the first start printed more than its progress lines", "\n".join(noise))
+
+
 def run_curl_line(curl: str, server: Server) -> dict[str, object]:
     result = subprocess.run(
         f"{curl} --silent --show-error --max-time 30 --write-out '\\n%{{http_code}}'",
@@ -195,6 +211,7 @@ def sqlite_run(clone: Path, command: str, tmp: Path) -> None:
     try:
         curl = server.wait_for_curl_line()
         step(f"`{command}` printed its banner on port {port}", started)
+        assert_quiet_first_minute(server.text())
         if f"127.0.0.1:{port}/" not in curl:
             fail(f"the curl line does not name the port it listens on: {curl}", server.text())
         run_curl_line(curl, server)
@@ -260,14 +277,20 @@ def postgres_run(clone: Path, command: str, tmp: Path) -> None:
 
 
 def main() -> None:
+    """``--cold-cache``: an empty pip cache (every wheel downloaded); ``--sqlite-only``: stop after
+    the first 200 (what BENCHMARKS.md's newcomer time measures)."""
     started = time.monotonic()
     command = readme_command_1()
     tmp = Path(tempfile.mkdtemp(prefix="imprint-newcomer-"))
+    if "--cold-cache" in sys.argv:
+        os.environ["PIP_CACHE_DIR"] = str(tmp / "pip-cache")
     try:
         clone = tmp / "imprint-sessions"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
         step(f"cloned into {clone}; README command 1 is `{command}`", started)
         sqlite_run(clone, command, tmp)
+        if "--sqlite-only" in sys.argv:
+            return
         postgres_run(clone, command, tmp)
         extras = subprocess.run(
             [".venv/bin/python", "-m", "pip", "list", "--format=freeze"],
