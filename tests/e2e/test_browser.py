@@ -543,6 +543,112 @@ def test_native_shells_hear_an_error_with_the_four_keys(
         )
 
 
+# -- a returning cardholder -----------------------------------------------------------------------
+def start_in_shop(shop: Shop, partner_customer_id: str, last_name: str = "approve") -> Any:
+    """A new session for ``partner_customer_id``, started in the shop with the web SDK; its
+    onCompletion and onEvent are written to ``#returning``."""
+    created = shop.page.evaluate(
+        """body => fetch('/demo/session', {method: 'POST',
+            headers: {'content-type': 'application/json'},
+            body: JSON.stringify(body)}).then(r => r.json())""",
+        {"partner_customer_id": partner_customer_id, "last_name": last_name},
+    )
+    _REGISTRY.remember(created["client_secret"])
+    shop.page.evaluate(
+        """secret => {
+            let box = document.getElementById('returning');
+            if (!box) {
+                box = document.createElement('div');
+                box.id = 'returning';
+                document.querySelector('main').appendChild(box);
+            }
+            box.dataset.events = '[]';
+            window.Imprint.startApplication({
+                clientSecret: secret,
+                onEvent: function (name) {
+                    const seen = JSON.parse(box.dataset.events);
+                    seen.push(name);
+                    box.dataset.events = JSON.stringify(seen);
+                },
+                onCompletion: function (state, metadata) {
+                    box.dataset.count = String(Number(box.dataset.count || 0) + 1);
+                    box.dataset.state = state;
+                    box.dataset.metadata = JSON.stringify(metadata);
+                },
+            });
+        }""",
+        created["client_secret"],
+    )
+    return shop.frame()
+
+
+def returning_completion(shop: Shop, count: int) -> tuple[str, dict[str, Any], list[str]]:
+    shop.page.wait_for_selector(f"#returning[data-count='{count}']", state="attached")
+    shop.page.wait_for_timeout(300)
+    box = shop.page.locator("#returning")
+    assert box.get_attribute("data-count") == str(count)  # exactly once per start
+    return (
+        box.get_attribute("data-state") or "",
+        json.loads(box.get_attribute("data-metadata") or "{}"),
+        json.loads(box.get_attribute("data-events") or "[]"),
+    )
+
+
+def test_a_returning_cardholder_accepts_nothing_new_and_completes_in_progress(
+    shop: Shop,
+) -> None:
+    partner_customer_id = f"DEMO-RETURNING-{secrets.token_hex(3).upper()}"
+    frame = start_in_shop(shop, partner_customer_id)
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("button", name="Accept offer").click()
+    frame.get_by_role("heading", name="Your card is ready").wait_for()
+    last4 = frame.locator("#card-number").inner_text()
+    frame.get_by_role("button", name="Done").click()
+    state, first, events = returning_completion(shop, 1)
+    assert state == "OFFER_ACCEPTED"
+    assert UUID_RE.match(first["payment_method_id"])
+    assert events.count("OFFER_ACCEPTED") == 1
+
+    # Back another day with a new session: the card is shown, nothing is accepted again.
+    frame = start_in_shop(shop, partner_customer_id)
+    frame.get_by_role("heading", name="You already have your card").wait_for()
+    assert frame.locator("#card-number").inner_text() == last4
+    shop.screenshot("returning-cardholder")
+    frame.get_by_role("button", name="Done").click()
+    state, again, events = returning_completion(shop, 2)
+    assert state == "IN_PROGRESS"
+    assert again == {
+        "customer_id": first["customer_id"],
+        "partner_customer_id": partner_customer_id,
+        "payment_method_id": None,
+        "error_code": None,
+    }
+    assert "OFFER_ACCEPTED" not in events
+    assert events == ["IN_PROGRESS", "CLOSED"]
+    shop.assert_no_policy_violations()
+
+
+def test_an_earlier_rejection_is_shown_but_not_reported_again(shop: Shop) -> None:
+    partner_customer_id = f"DEMO-DECLINED-{secrets.token_hex(3).upper()}"
+    frame = start_in_shop(shop, partner_customer_id, last_name="Smith")
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("heading", name="We can't approve your application").wait_for()
+    frame.get_by_role("button", name="Done").click()
+    assert returning_completion(shop, 1)[0] == "REJECTED"
+
+    frame = start_in_shop(shop, partner_customer_id, last_name="Smith")
+    frame.get_by_role("heading", name="We can't approve your application").wait_for()
+    frame.get_by_role("button", name="Done").click()
+    state, metadata, events = returning_completion(shop, 2)
+    assert state == "IN_PROGRESS"
+    assert_ids_only(metadata)
+    assert events == ["IN_PROGRESS", "CLOSED"]
+
+
 def test_get_start_consumes_nothing(browser_server: Server, new_context: Any) -> None:
     created = httpx.post(
         f"{browser_server.base_url}/demo/session", json={"last_name": "approve"}

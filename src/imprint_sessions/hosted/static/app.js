@@ -417,8 +417,12 @@
     });
   });
 
-  // Where an application's status takes the customer (a fresh one, or one resumed).
-  async function arrive(current) {
+  // Where an application's status takes the customer. ``earlier``: it is what the customer
+  // already had when this start began (a secret opens the page once, so a decided application
+  // seen then was decided in an earlier start). States report what THIS start did: an earlier
+  // acceptance or rejection is shown, but not reported again, so a returning cardholder who
+  // accepts nothing new completes IN_PROGRESS, with no payment_method_id.
+  async function arrive(current, earlier) {
     application = current;
     switch (current.status) {
       case "APPROVED":
@@ -432,14 +436,14 @@
         return;
       case "REJECTED":
         show("rejected");
-        report("REJECTED", "outcome");
+        if (!earlier) report("REJECTED", "outcome");
         return;
       case "OFFER_ACCEPTED": {
         const methods = await api("GET", "/payment_methods");
         const found = (methods.data || []).find(function (m) {
           return m.id === current.payment_method_id;
         });
-        showDone(current, found || null);
+        showDone(current, found || null, Boolean(earlier));
         return;
       }
       default:
@@ -481,9 +485,11 @@
     });
   });
 
-  function showDone(current, paymentMethod) {
+  function showDone(current, paymentMethod, earlier) {
     const loan = current.type === "LOAN";
-    document.getElementById("done-heading").dataset.i18n = loan ? "done_heading_loan" : "done_heading";
+    document.getElementById("done-heading").dataset.i18n = earlier
+      ? (loan ? "have_heading_loan" : "have_heading")
+      : (loan ? "done_heading_loan" : "done_heading");
     const label = document.getElementById("card-label");
     const number = document.getElementById("card-number");
     // A loan is no card: its summary is shown as plain text rather than as a card's face.
@@ -498,9 +504,10 @@
       label.dataset.i18n = "done_loan";
       number.textContent = "";
     }
-    metadata.payment_method_id = paymentMethod ? paymentMethod.id : current.payment_method_id;
     translate();
     show("done");
+    if (earlier) return; // nothing new was accepted: no OFFER_ACCEPTED, no payment_method_id
+    metadata.payment_method_id = paymentMethod ? paymentMethod.id : current.payment_method_id;
     report("OFFER_ACCEPTED", "outcome");
   }
 
@@ -558,7 +565,7 @@
     translate();
     report("IN_PROGRESS", "intermediate");
     try {
-      await arrive(session.application || { status: "NONE" });
+      await arrive(session.application || { status: "NONE" }, true);
     } catch (error) {
       fail(error.code);
     }
