@@ -543,6 +543,46 @@ def test_native_shells_hear_an_error_with_the_four_keys(
         )
 
 
+def test_in_a_web_page_the_logo_comes_first_and_the_sdk_passes_it_on_to_nobody(
+    shop: Shop,
+) -> None:
+    api_key = partner_with_logo(shop.server)
+    created = httpx.post(
+        f"{shop.server.base_url}/v2/customer_sessions",
+        auth=(api_key, ""),
+        json={"customer_history": {"last_name": "approve"}},
+    )
+    assert created.status_code == 200, created.text
+    _REGISTRY.remember(created.json()["client_secret"])
+    shop.page.evaluate(
+        """secret => {
+            window.posted = [];
+            window.addEventListener('message', function (event) {
+                window.posted.push(event.data);
+            });
+            window.events = [];
+            window.Imprint.startApplication({
+                clientSecret: secret,
+                onEvent: function (name, data) { window.events.push([name, data]); },
+                onCompletion: function (state, metadata) {
+                    document.body.dataset.logoState = state;
+                },
+            });
+        }""",
+        created.json()["client_secret"],
+    )
+    shop.frame().get_by_role("heading", name="Review your details").wait_for()
+    shop.page.get_by_role("button", name="Close").click()  # the SDK's modal: its own, only one
+    shop.page.wait_for_selector("body[data-logo-state='IN_PROGRESS']", state="attached")
+    posted = shop.page.evaluate("window.posted")
+    assert posted[0] == {"logoUrl": LOGO}
+    assert posted[1]["event_name"] == "IN_PROGRESS"
+    assert posted[1]["tier"] == "intermediate"  # the web SDK's, and only the web's
+    assert set(posted[1]) == {"event_name", "source", "tier"} | METADATA_KEYS
+    events = shop.page.evaluate("window.events")
+    assert [name for name, _ in events] == ["IN_PROGRESS"]
+
+
 # -- a returning cardholder -----------------------------------------------------------------------
 def start_in_shop(shop: Shop, partner_customer_id: str, last_name: str = "approve") -> Any:
     """A new session for ``partner_customer_id``, started in the shop with the web SDK; its
