@@ -113,6 +113,7 @@ def _partner_json(partner: Partner) -> dict[str, Any]:
         "name": partner.name,
         "merchant_keys": list(partner.merchant_keys),
         "allowed_origins": list(partner.allowed_origins),
+        "logo_url": partner.logo_url,
         "created_at": rfc3339_ms(partner.created_at),
     }
 
@@ -122,6 +123,16 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
     data["created_at"] = rfc3339_ms(key.created_at)
     data["revoked_at"] = rfc3339_ms(key.revoked_at) if key.revoked_at else None
     return data
+
+
+LogoUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--logo-url",
+        help="An https:// URL of the partner's logo, shown by the native SDKs above the "
+        "hosted page (default: IMPRINT_DEFAULT_LOGO_URL).",
+    ),
+]
 
 
 # -- db -----------------------------------------------------------------------------------------
@@ -151,6 +162,7 @@ def partners_create(
             "API (repeatable).",
         ),
     ] = None,
+    logo_url: LogoUrlOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a partner."""
@@ -162,10 +174,33 @@ def partners_create(
             name=name,
             merchant_keys=merchant_key or [],
             allowed_origins=origin or [],
+            logo_url=logo_url,
         )
 
     partner = _with_database(work)
     typer.echo(json.dumps(_partner_json(partner)) if as_json else f"created partner {partner.id}")
+
+
+@partners_app.command("update")
+def partners_update(
+    partner: Annotated[str, typer.Option("--partner", help="The partner's id.")],
+    logo_url: Annotated[
+        str, typer.Option("--logo-url", help='The logo for the native SDKs; "" clears it.')
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a partner's settings (its logo)."""
+
+    async def work(database: Database, settings: Settings) -> Partner:
+        updated = await partners_domain.set_logo_url(
+            database.repositories, partner_id=partner.upper(), logo_url=logo_url
+        )
+        if updated is None:
+            raise ImprintError(f"partner {partner} not found")
+        return updated
+
+    updated = _with_database(work)
+    typer.echo(json.dumps(_partner_json(updated)) if as_json else f"updated partner {updated.id}")
 
 
 @partners_app.command("list")

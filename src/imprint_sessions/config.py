@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     rules_card_apr: str = Field(default="24.99", pattern=r"^\d{1,2}\.\d{2}$")
     rules_loan_apr: str = Field(default="9.99", pattern=r"^\d{1,2}\.\d{2}$")
     public_url: str | None = Field(default=None, description="Base URL the service is reached at")
+    default_logo_url: str | None = Field(
+        default=None,
+        description="https:// URL of the logo the native SDKs show for partners without their own",
+    )
     db_pool_size: int = Field(default=16, ge=1, le=500)
     # Overload and outages answer 503 quickly rather than queueing or hanging: a pooled
     # connection normally frees up in milliseconds, so 2 s of waiting means overload.
@@ -130,6 +134,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "IMPRINT_WEBHOOK_LEASE_SECONDS must be longer than IMPRINT_WEBHOOK_TIMEOUT_SECONDS"
             )
+        if self.default_logo_url:
+            from imprint_sessions.domain.partners import is_valid_logo_url  # no cycle at import
+
+            if not is_valid_logo_url(self.default_logo_url):
+                raise ValueError(
+                    "IMPRINT_DEFAULT_LOGO_URL must be an absolute https:// URL "
+                    "(http:// only for localhost)"
+                )
         if self.unsafe_racy_exchange and self.env != "sandbox":
             raise ValueError(
                 "IMPRINT_UNSAFE_RACY_EXCHANGE is a test switch: only with IMPRINT_ENV=sandbox"

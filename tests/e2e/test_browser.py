@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,24 @@ import httpx
 import pytest
 
 from conftest import _REGISTRY
-from e2e.conftest import Server
+from e2e.conftest import Server, cli
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 FRAME = "iframe[title='Imprint application']"
 SANDBOX_CODE = "888888"
 TIMEOUT_MS = 20_000
 UUID_RE = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
+# onCompletion's metadata: always these four keys, null where unknown (web, iOS and Android).
+METADATA_KEYS = {"customer_id", "partner_customer_id", "payment_method_id", "error_code"}
+
+
+def assert_ids_only(metadata: dict[str, Any]) -> None:
+    """The four keys: the customer's ids known, no payment method, no error."""
+    assert set(metadata) == METADATA_KEYS
+    assert UUID_RE.match(metadata["customer_id"])
+    assert metadata["partner_customer_id"]
+    assert metadata["payment_method_id"] is None
+    assert metadata["error_code"] is None
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------
@@ -54,7 +66,7 @@ class Shop:
     def completions(self) -> int:
         return int(self.page.get_attribute("#result", "data-completions") or "0")
 
-    def wait_for_completion(self, count: int) -> tuple[str, dict[str, str]]:
+    def wait_for_completion(self, count: int) -> tuple[str, dict[str, Any]]:
         """Wait for the ``count``-th onCompletion; then make sure no further one follows."""
         # A selector, not wait_for_function: the shop's CSP forbids evaluating strings.
         self.page.wait_for_selector(f"#result[data-completions='{count}']", state="attached")
@@ -187,7 +199,8 @@ def test_the_demo_shop_through_to_an_approved_card(shop: Shop) -> None:
 
     state, metadata = shop.wait_for_completion(1)
     assert state == "OFFER_ACCEPTED"
-    assert set(metadata) == {"customer_id", "partner_customer_id", "payment_method_id"}
+    assert set(metadata) == METADATA_KEYS
+    assert metadata["error_code"] is None
     assert UUID_RE.match(metadata["customer_id"])
     assert UUID_RE.match(metadata["payment_method_id"])
     assert metadata["partner_customer_id"].startswith("DEMO-")
@@ -214,7 +227,9 @@ def test_an_approved_loan(shop: Shop) -> None:
 
     state, metadata = shop.wait_for_completion(1)
     assert state == "OFFER_ACCEPTED"
-    assert set(metadata) == {"customer_id", "partner_customer_id", "payment_method_id"}
+    assert set(metadata) == METADATA_KEYS
+    assert UUID_RE.match(metadata["payment_method_id"])
+    assert metadata["error_code"] is None
     shop.assert_no_policy_violations()
 
 
@@ -240,7 +255,7 @@ def test_a_rejected_applicant(shop: Shop) -> None:
 
     state, metadata = shop.wait_for_completion(1)
     assert state == "REJECTED"
-    assert set(metadata) == {"customer_id", "partner_customer_id"}
+    assert_ids_only(metadata)
     shop.assert_no_policy_violations()
 
 
@@ -255,7 +270,7 @@ def test_a_pending_review_reports_in_progress(shop: Shop) -> None:
 
     state, metadata = shop.wait_for_completion(1)
     assert state == "IN_PROGRESS"
-    assert set(metadata) == {"customer_id", "partner_customer_id"}
+    assert_ids_only(metadata)
     shop.assert_no_policy_violations()
 
 
@@ -274,7 +289,7 @@ def test_closing_the_modal_before_a_decision_reports_in_progress(shop: Shop) -> 
 
     state, metadata = shop.wait_for_completion(1)
     assert state == "IN_PROGRESS"
-    assert set(metadata) == {"customer_id", "partner_customer_id"}
+    assert_ids_only(metadata)
     shop.screenshot("closed-early")
 
     # Escape inside the hosted page closes the modal too.
@@ -301,7 +316,12 @@ def test_a_reused_secret_reports_an_invalid_client_secret(shop: Shop) -> None:
 
     state, metadata = shop.wait_for_completion(2)
     assert state == "ERROR"
-    assert metadata == {"error_code": "INVALID_CLIENT_SECRET"}
+    assert metadata == {
+        "customer_id": None,
+        "partner_customer_id": None,
+        "payment_method_id": None,
+        "error_code": "INVALID_CLIENT_SECRET",
+    }
 
 
 def test_a_second_start_while_one_is_open_is_ignored_with_a_warning(shop: Shop) -> None:
@@ -373,33 +393,300 @@ def test_inline_in_a_container_the_page_offers_its_own_close_button(shop: Shop) 
     assert shop.page.locator(FRAME).count() == 0
 
 
-def test_native_shells_hear_the_same_messages(browser_server: Server, new_context: Any) -> None:
-    """The iOS and Android WebView bridges, stood in for by objects the shells would inject."""
-    context = new_context()
-    context.add_init_script(
-        """
-        window.heard = {ios: [], android: []};
-        window.webkit = {messageHandlers: {imprintWebCallback: {
-            postMessage: function (message) { window.heard.ios.push(message); }}}};
-        window.androidInterface = {
-            onMessage: function (json) { window.heard.android.push(JSON.parse(json)); }};
-        """
+# -- inside the native SDKs' WebViews ------------------------------------------------------------
+# What the iOS and Android shells inject before the page loads (the only fake: it stands in for
+# the phone, which is outside this machine).
+NATIVE_BRIDGES = """
+    window.heard = {ios: [], android: []};
+    window.webkit = {messageHandlers: {imprintWebCallback: {
+        postMessage: function (message) { window.heard.ios.push(message); }}}};
+    window.androidInterface = {
+        onMessage: function (json) { window.heard.android.push(JSON.parse(json)); }};
+"""
+LOGO = "https://cdn.native-shop.example/logo.png"
+
+
+def native_completion(heard: list[dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
+    """What both native SDKs hand ``onCompletion`` when closed after ``heard``.
+
+    Their published rule (imprint-sdk-ios ``WebViewWrapper``, imprint-sdk-android
+    ``ApplicationViewModel.processEventData``): a ``logoUrl`` message only sets the logo; CLOSED
+    keeps what came before; any other event becomes the state, and its message minus
+    ``event_name`` and ``source`` becomes the metadata. With no event: IN_PROGRESS, no metadata.
+    """
+    state: str = "IN_PROGRESS"
+    data: dict[str, Any] | None = None
+    for message in heard:
+        if message.get("logoUrl") or message.get("event_name") == "CLOSED":
+            continue
+        name = message["event_name"]
+        state = name if name in ("OFFER_ACCEPTED", "REJECTED", "ERROR") else "IN_PROGRESS"
+        data = {k: v for k, v in message.items() if k not in ("event_name", "source")}
+    return state, data
+
+
+def partner_with_logo(server: Server) -> str:
+    """A new partner with a logo (set as an operator would), and an API key for it."""
+    created = cli(server.env, "partners", "create", "--name", "Native shop", "--json")
+    assert created.returncode == 0, created.stderr
+    partner_id = json.loads(created.stdout)["id"]
+    updated = cli(server.env, "partners", "update", "--partner", partner_id, "--logo-url", LOGO)
+    assert updated.returncode == 0, updated.stderr
+    key = cli(server.env, "keys", "create", "--partner", partner_id, "--json")
+    assert key.returncode == 0, key.stderr
+    api_key: str = json.loads(key.stdout)["api_key"]
+    _REGISTRY.remember(api_key)
+    return api_key
+
+
+def test_native_shells_get_the_logo_first_the_four_keys_and_one_close_button(
+    browser_server: Server, new_context: Any, request: pytest.FixtureRequest
+) -> None:
+    api_key = partner_with_logo(browser_server)
+    partner_customer_id = f"CUST_NATIVE_{secrets.token_hex(3)}"
+    created = httpx.post(
+        f"{browser_server.base_url}/v2/customer_sessions",
+        auth=(api_key, ""),
+        json={
+            "partner_customer_id": partner_customer_id,
+            "customer_history": {
+                "first_name": "Sam",
+                "last_name": "approve",
+                "email": "sam@example.com",
+                "phone": f"+141555501{secrets.randbelow(100):02d}",
+                "address": {
+                    "street_line1": "1 Market St",
+                    "city": "San Francisco",
+                    "state": "CA",
+                    "postal_code": "94105",
+                    "country": "USA",
+                },
+            },
+        },
     )
+    assert created.status_code == 200, created.text
+    secret = created.json()["client_secret"]
+    _REGISTRY.remember(secret)
+    context = new_context(viewport={"width": 360, "height": 780})
+    context.add_init_script(NATIVE_BRIDGES)
+    page = context.new_page()
+    page.goto(f"{browser_server.base_url}/start?client_secret={secret}")
+    page.get_by_role("heading", name="Review your details").wait_for()
+
+    # The shell draws its close button: the page draws none of its own.
+    assert page.locator("#close-button").is_hidden()
+    assert page.get_by_role("button", name="Close").count() == 0
+    heard = page.evaluate("window.heard")
+    customer_id = heard["ios"][1]["customer_id"]
+    assert UUID_RE.match(customer_id)
+    ids = {"customer_id": customer_id, "partner_customer_id": partner_customer_id}
+    nothing_yet = {**ids, "payment_method_id": None, "error_code": None}
+    # The logo first; then iOS hears IN_PROGRESS, with the four keys and no tier.
+    assert heard["ios"] == [
+        {"logoUrl": LOGO},
+        {"event_name": "IN_PROGRESS", "source": "imprint_web_app", **nothing_yet},
+    ]
+    # Android documents null metadata for IN_PROGRESS: it hears the logo only, so closing now
+    # gives exactly that (not an ids map with a tier).
+    assert heard["android"] == [{"logoUrl": LOGO}]
+    assert native_completion(heard["android"]) == ("IN_PROGRESS", None)
+    assert native_completion(heard["ios"]) == ("IN_PROGRESS", nothing_yet)
+
+    review_profile(page)
+    verify_phone(page)
+    apply_for_a_card(page)
+    page.get_by_role("button", name="Accept offer").click()
+    page.get_by_role("heading", name="Your card is ready").wait_for()
+    backend = request.node.callspec.params["browser_server"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{backend}-native-card.png"))
+    page.get_by_role("button", name="Done").click()
+    heard = page.evaluate("window.heard")
+    for shell in ("ios", "android"):
+        state, metadata = native_completion(heard[shell])
+        assert state == "OFFER_ACCEPTED"
+        assert metadata is not None
+        assert set(metadata) == METADATA_KEYS  # no tier, nothing else
+        assert UUID_RE.match(metadata["payment_method_id"])
+        assert metadata == {**nothing_yet, "payment_method_id": metadata["payment_method_id"]}
+        assert heard[shell][-1]["event_name"] == "CLOSED"
+        assert heard[shell][0] == {"logoUrl": LOGO}
+
+
+def test_native_shells_hear_an_error_with_the_four_keys(
+    browser_server: Server, new_context: Any
+) -> None:
+    context = new_context()
+    context.add_init_script(NATIVE_BRIDGES)
     page = context.new_page()
     page.goto(f"{browser_server.base_url}/start?client_secret=ics_00000000_{'A' * 64}")
     page.get_by_role("heading", name="Something went wrong").wait_for()
-    page.get_by_role("button", name="Close").first.click()
+    assert page.locator("#close-button").is_hidden()
+    page.get_by_role("button", name="Close").click()  # the error screen's own, the only one
     heard = page.evaluate("window.heard")
+    nulls = {"customer_id": None, "partner_customer_id": None, "payment_method_id": None}
     expected = [
         {
             "event_name": "ERROR",
             "source": "imprint_web_app",
-            "tier": "outcome",
+            **nulls,
             "error_code": "INVALID_CLIENT_SECRET",
         },
-        {"event_name": "CLOSED", "source": "imprint_web_app", "tier": "terminal"},
+        {"event_name": "CLOSED", "source": "imprint_web_app", **nulls, "error_code": None},
     ]
+    # No partner is known from a forged secret, and this deployment sets no default logo.
     assert heard == {"ios": expected, "android": expected}
+    for shell in ("ios", "android"):
+        assert native_completion(heard[shell]) == (
+            "ERROR",
+            {**nulls, "error_code": "INVALID_CLIENT_SECRET"},
+        )
+
+
+def test_in_a_web_page_the_logo_comes_first_and_the_sdk_passes_it_on_to_nobody(
+    shop: Shop,
+) -> None:
+    api_key = partner_with_logo(shop.server)
+    created = httpx.post(
+        f"{shop.server.base_url}/v2/customer_sessions",
+        auth=(api_key, ""),
+        json={"customer_history": {"last_name": "approve"}},
+    )
+    assert created.status_code == 200, created.text
+    _REGISTRY.remember(created.json()["client_secret"])
+    shop.page.evaluate(
+        """secret => {
+            window.posted = [];
+            window.addEventListener('message', function (event) {
+                window.posted.push(event.data);
+            });
+            window.events = [];
+            window.Imprint.startApplication({
+                clientSecret: secret,
+                onEvent: function (name, data) { window.events.push([name, data]); },
+                onCompletion: function (state, metadata) {
+                    document.body.dataset.logoState = state;
+                },
+            });
+        }""",
+        created.json()["client_secret"],
+    )
+    shop.frame().get_by_role("heading", name="Review your details").wait_for()
+    shop.page.get_by_role("button", name="Close").click()  # the SDK's modal: its own, only one
+    shop.page.wait_for_selector("body[data-logo-state='IN_PROGRESS']", state="attached")
+    posted = shop.page.evaluate("window.posted")
+    assert posted[0] == {"logoUrl": LOGO}
+    assert posted[1]["event_name"] == "IN_PROGRESS"
+    assert posted[1]["tier"] == "intermediate"  # the web SDK's, and only the web's
+    assert set(posted[1]) == {"event_name", "source", "tier"} | METADATA_KEYS
+    events = shop.page.evaluate("window.events")
+    assert [name for name, _ in events] == ["IN_PROGRESS"]
+
+
+# -- a returning cardholder -----------------------------------------------------------------------
+def start_in_shop(shop: Shop, partner_customer_id: str, last_name: str = "approve") -> Any:
+    """A new session for ``partner_customer_id``, started in the shop with the web SDK; its
+    onCompletion and onEvent are written to ``#returning``."""
+    created = shop.page.evaluate(
+        """body => fetch('/demo/session', {method: 'POST',
+            headers: {'content-type': 'application/json'},
+            body: JSON.stringify(body)}).then(r => r.json())""",
+        {"partner_customer_id": partner_customer_id, "last_name": last_name},
+    )
+    _REGISTRY.remember(created["client_secret"])
+    shop.page.evaluate(
+        """secret => {
+            let box = document.getElementById('returning');
+            if (!box) {
+                box = document.createElement('div');
+                box.id = 'returning';
+                document.querySelector('main').appendChild(box);
+            }
+            box.dataset.events = '[]';
+            window.Imprint.startApplication({
+                clientSecret: secret,
+                onEvent: function (name) {
+                    const seen = JSON.parse(box.dataset.events);
+                    seen.push(name);
+                    box.dataset.events = JSON.stringify(seen);
+                },
+                onCompletion: function (state, metadata) {
+                    box.dataset.count = String(Number(box.dataset.count || 0) + 1);
+                    box.dataset.state = state;
+                    box.dataset.metadata = JSON.stringify(metadata);
+                },
+            });
+        }""",
+        created["client_secret"],
+    )
+    return shop.frame()
+
+
+def returning_completion(shop: Shop, count: int) -> tuple[str, dict[str, Any], list[str]]:
+    shop.page.wait_for_selector(f"#returning[data-count='{count}']", state="attached")
+    shop.page.wait_for_timeout(300)
+    box = shop.page.locator("#returning")
+    assert box.get_attribute("data-count") == str(count)  # exactly once per start
+    return (
+        box.get_attribute("data-state") or "",
+        json.loads(box.get_attribute("data-metadata") or "{}"),
+        json.loads(box.get_attribute("data-events") or "[]"),
+    )
+
+
+def test_a_returning_cardholder_accepts_nothing_new_and_completes_in_progress(
+    shop: Shop,
+) -> None:
+    partner_customer_id = f"DEMO-RETURNING-{secrets.token_hex(3).upper()}"
+    frame = start_in_shop(shop, partner_customer_id)
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("button", name="Accept offer").click()
+    frame.get_by_role("heading", name="Your card is ready").wait_for()
+    last4 = frame.locator("#card-number").inner_text()
+    frame.get_by_role("button", name="Done").click()
+    state, first, events = returning_completion(shop, 1)
+    assert state == "OFFER_ACCEPTED"
+    assert UUID_RE.match(first["payment_method_id"])
+    assert events.count("OFFER_ACCEPTED") == 1
+
+    # Back another day with a new session: the card is shown, nothing is accepted again.
+    frame = start_in_shop(shop, partner_customer_id)
+    frame.get_by_role("heading", name="You already have your card").wait_for()
+    assert frame.locator("#card-number").inner_text() == last4
+    shop.screenshot("returning-cardholder")
+    frame.get_by_role("button", name="Done").click()
+    state, again, events = returning_completion(shop, 2)
+    assert state == "IN_PROGRESS"
+    assert again == {
+        "customer_id": first["customer_id"],
+        "partner_customer_id": partner_customer_id,
+        "payment_method_id": None,
+        "error_code": None,
+    }
+    assert "OFFER_ACCEPTED" not in events
+    assert events == ["IN_PROGRESS", "CLOSED"]
+    shop.assert_no_policy_violations()
+
+
+def test_an_earlier_rejection_is_shown_but_not_reported_again(shop: Shop) -> None:
+    partner_customer_id = f"DEMO-DECLINED-{secrets.token_hex(3).upper()}"
+    frame = start_in_shop(shop, partner_customer_id, last_name="Smith")
+    review_profile(frame)
+    verify_phone(frame)
+    apply_for_a_card(frame)
+    frame.get_by_role("heading", name="We can't approve your application").wait_for()
+    frame.get_by_role("button", name="Done").click()
+    assert returning_completion(shop, 1)[0] == "REJECTED"
+
+    frame = start_in_shop(shop, partner_customer_id, last_name="Smith")
+    frame.get_by_role("heading", name="We can't approve your application").wait_for()
+    frame.get_by_role("button", name="Done").click()
+    state, metadata, events = returning_completion(shop, 2)
+    assert state == "IN_PROGRESS"
+    assert_ids_only(metadata)
+    assert events == ["IN_PROGRESS", "CLOSED"]
 
 
 def test_get_start_consumes_nothing(browser_server: Server, new_context: Any) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from imprint_sessions.clock import Clock
-from imprint_sessions.domain.origins import normalise_origin
+from imprint_sessions.domain.origins import LOCAL_HOSTS, normalise_origin
 from imprint_sessions.errors import ApiKeyConflict, ApiKeyNotFound, InvalidRequest
 from imprint_sessions.secrets import SecretBox, mint_api_key, new_id
 from imprint_sessions.storage.records import ApiKey, Partner, Principal
@@ -14,6 +15,11 @@ from imprint_sessions.storage.repositories import Repositories
 
 SANDBOX_PARTNER_NAME = "Sandbox partner"
 MAX_MERCHANT_KEY_CHARS = 100
+MAX_LOGO_URL_CHARS = 2048
+LOGO_URL_RULE = (
+    f"logo_url: must be an absolute https:// URL of at most {MAX_LOGO_URL_CHARS} characters, "
+    "without user name or password (http:// only for localhost)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +30,33 @@ class IssuedApiKey:
     api_key: str
 
 
+def is_valid_logo_url(value: str) -> bool:
+    """Whether ``value`` may go to a native SDK as ``logoUrl``: the device fetches it, so it is
+    an absolute ``https`` URL (``http`` only for a local development host) with no credentials,
+    whitespace or control characters."""
+    if not value or len(value) > MAX_LOGO_URL_CHARS or not value.isprintable() or " " in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and host in LOCAL_HOSTS)
+
+
+async def set_logo_url(
+    repos: Repositories, *, partner_id: str, logo_url: str | None
+) -> Partner | None:
+    """Set (or, with None or "", clear) the logo the native SDKs show for this partner; None if
+    there is no such partner."""
+    if logo_url and not is_valid_logo_url(logo_url):
+        raise InvalidRequest(LOGO_URL_RULE)
+    return await repos.set_partner_logo_url(partner_id, logo_url or None)
+
+
 async def create_partner(
     repos: Repositories,
     *,
@@ -31,11 +64,15 @@ async def create_partner(
     name: str,
     merchant_keys: list[str],
     allowed_origins: list[str] | None = None,
+    logo_url: str | None = None,
 ) -> Partner:
     """``allowed_origins`` (browser origins that may call the client API) must each be
-    ``scheme://host[:port]`` with no path; they are stored as browsers spell them."""
+    ``scheme://host[:port]`` with no path; they are stored as browsers spell them. ``logo_url``:
+    see ``is_valid_logo_url``."""
     name = name.strip()
     problems = []
+    if logo_url and not is_valid_logo_url(logo_url):
+        problems.append(LOGO_URL_RULE)
     origins = [normalise_origin(origin) for origin in allowed_origins or []]
     if any(origin is None for origin in origins):
         problems.append("allowed_origins: each must be http(s)://host[:port], with no path")
@@ -55,6 +92,7 @@ async def create_partner(
         merchant_keys=tuple(merchant_keys),
         created_at=clock.now_ms(),
         allowed_origins=tuple(dict.fromkeys(o for o in origins if o is not None)),
+        logo_url=logo_url or None,
     )
     await repos.create_partner(partner)
     return partner

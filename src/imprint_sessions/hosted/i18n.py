@@ -84,6 +84,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         # results
         "done_heading": "Your card is ready",
         "done_heading_loan": "Your loan is ready",
+        "have_heading": "You already have your card",
+        "have_heading_loan": "You already have your loan",
         "done_card": "{network} card ending in",
         "done_loan": "Loan of {amount}",
         "done_text": "You can use it with {partner} right away.",
@@ -166,6 +168,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "accept_offer": "Aceptar oferta",
         "done_heading": "Tu tarjeta está lista",
         "done_heading_loan": "Tu préstamo está listo",
+        "have_heading": "Ya tienes tu tarjeta",
+        "have_heading_loan": "Ya tienes tu préstamo",
         "done_card": "Tarjeta {network} que termina en",
         "done_loan": "Préstamo de {amount}",
         "done_text": "Ya puedes usarla con {partner}.",

@@ -38,25 +38,21 @@ from imprint_sessions.hosted.pages import (
     render,
 )
 from imprint_sessions.services import Services
+from imprint_sessions.storage.records import Partner
 
 router = APIRouter(include_in_schema=False)
 router.include_router(demo.router)
 
 
-async def partner_origins_for_secret(
-    services: Services, client_secret: str | None
-) -> list[str] | None:
-    """The origins the partner behind ``client_secret`` allowed; None if the secret is not genuine.
+async def partner_for_secret(services: Services, client_secret: str | None) -> Partner | None:
+    """The partner behind ``client_secret``; None if the secret is not genuine.
 
     Reads only: the secret stays unused until the page exchanges it.
     """
     customer_session_id = services.box.verify_client_secret(client_secret or "")
     if customer_session_id is None:
         return None
-    partner = await services.database.repositories.get_partner_of_customer_session(
-        customer_session_id
-    )
-    return list(partner.allowed_origins) if partner is not None else None
+    return await services.database.repositories.get_partner_of_customer_session(customer_session_id)
 
 
 @router.get("/start")
@@ -69,7 +65,8 @@ async def start(
 ) -> Response:
     """The hosted application's page. It consumes nothing: ``app.js`` exchanges the secret."""
     settings = services.settings
-    origins = await partner_origins_for_secret(services, client_secret)
+    partner = await partner_for_secret(services, client_secret)
+    origins = list(partner.allowed_origins) if partner is not None else None
     parent = normalise_origin(parent_origin)
     if parent is not None and not parent_origin_allowed(
         parent,
@@ -85,6 +82,8 @@ async def start(
         "sandbox": settings.sandbox,
         "parentOrigin": parent,
         "embed": embed if embed in ("modal", "inline") else None,
+        # The native SDKs' title bar shows it; the page itself never loads it (img-src 'self').
+        "logoUrl": (partner.logo_url if partner is not None else None) or settings.default_logo_url,
         "language": language,
         "strings": {lang: i18n.translator(lang) for lang in i18n.LANGUAGES},
     }

@@ -15,6 +15,8 @@ class Partner:
     created_at: int
     # Browser origins allowed to call the client API for this partner (CORS), normalised.
     allowed_origins: tuple[str, ...] = ()
+    # An absolute https URL of the partner's logo (the native SDKs' title bar), or None.
+    logo_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

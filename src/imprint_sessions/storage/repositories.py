@@ -48,6 +48,10 @@ class PartnerRepository(Protocol):
 
     async def list_partners(self) -> list[Partner]: ...
 
+    async def set_partner_logo_url(self, partner_id: str, logo_url: str | None) -> Partner | None:
+        """The partner with its new ``logo_url`` (None clears it); None if there is none."""
+        ...
+
     async def create_api_key(
         self, api_key: ApiKey, *, key_hash: str, secret_key_id: str
     ) -> None: ...

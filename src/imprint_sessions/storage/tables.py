@@ -31,6 +31,8 @@ partners = sa.Table(
     # Origins allowed to frame the hosted page and call the client API (CORS), as a JSON list.
     sa.Column("allowed_origins", sa.Text, nullable=False, server_default="[]"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # The partner's logo, sent to the native SDKs' title bars; NULL: the deployment's default.
+    sa.Column("logo_url", sa.Text, nullable=True),
 )
 
 api_keys = sa.Table(

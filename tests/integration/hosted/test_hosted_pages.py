@@ -15,6 +15,8 @@ from conftest import _REGISTRY, Harness
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
+from imprint_sessions.domain import partners
+from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.secrets import new_id
 from imprint_sessions.storage.records import Partner
 
@@ -253,3 +255,95 @@ async def test_assets_are_linked_by_hash_and_cached_for_a_year(harness: Harness)
 async def test_hosted_pages_are_not_in_the_api_description(harness: Harness) -> None:
     paths = (await harness.client.get("/openapi.json")).json()["paths"]
     assert not {"/start", "/demo", "/demo/session", "/sdk/imprintsdk.js"} & set(paths)
+
+
+# -- the partner's logo, for the native SDKs' title bars -----------------------------------------
+LOGO = "https://cdn.shop.example.com/logo.png"
+
+
+async def test_the_page_carries_the_partners_logo_for_the_native_shells(harness: Harness) -> None:
+    partner_id, key = await harness.new_partner()
+    repos = harness.services.database.repositories
+    updated = await partners.set_logo_url(repos, partner_id=partner_id, logo_url=LOGO)
+    assert updated is not None
+    assert updated.logo_url == LOGO
+    assert (await repos.get_partner(partner_id)).logo_url == LOGO  # type: ignore[union-attr]
+    secret = await client_secret(harness, key)
+    response = await harness.client.get("/start", params={"client_secret": secret})
+    assert page_config(response.text)["logoUrl"] == LOGO
+    # The page itself never loads it: the policy's img-src stays the service's own.
+    assert directives(response)["img-src"] == "'self' data:"
+
+    cleared = await partners.set_logo_url(repos, partner_id=partner_id, logo_url="")
+    assert cleared is not None
+    assert cleared.logo_url is None
+    response = await harness.client.get("/start", params={"client_secret": secret})
+    assert page_config(response.text)["logoUrl"] is None
+
+
+async def test_without_a_partner_logo_the_deployments_default_is_sent(
+    settings: Settings, clock: ManualClock, harness: Harness
+) -> None:
+    default = "https://imprint.example/logo.png"
+    app = create_app(settings.model_copy(update={"default_logo_url": default}), clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            _, key = await harness.new_partner()
+            secret = await client_secret(harness, key)
+            known = await client.get("/start", params={"client_secret": secret})
+            unknown = await client.get("/start", params={"client_secret": "nonsense"})
+    assert page_config(known.text)["logoUrl"] == default
+    assert page_config(unknown.text)["logoUrl"] == default
+
+
+async def test_a_partner_is_created_with_its_logo(harness: Harness) -> None:
+    repos = harness.services.database.repositories
+    created = await partners.create_partner(
+        repos, clock=harness.services.clock, name="Logo shop", merchant_keys=[], logo_url=LOGO
+    )
+    found = await repos.get_partner(created.id)
+    assert found is not None
+    assert found.logo_url == LOGO
+    assert [p.logo_url for p in await repos.list_partners() if p.id == created.id] == [LOGO]
+
+
+@pytest.mark.parametrize(
+    "logo_url",
+    [
+        "http://cdn.shop.example.com/logo.png",
+        "/static/logo.png",
+        "javascript:alert(1)",
+        "https://user:pw@cdn.shop.example.com/logo.png",
+        "https://cdn.shop.example.com/a b.png",
+        "https://cdn.shop.example.com:99999/logo.png",
+        "https://cdn.shop.example.com/" + "a" * 2048,
+    ],
+    ids=["http", "relative", "javascript", "credentials", "space", "port", "long"],
+)
+async def test_a_logo_url_the_device_should_not_fetch_is_refused(
+    harness: Harness, logo_url: str
+) -> None:
+    partner_id, _ = await harness.new_partner()
+    repos = harness.services.database.repositories
+    with pytest.raises(InvalidRequest) as refused:
+        await partners.set_logo_url(repos, partner_id=partner_id, logo_url=logo_url)
+    assert refused.value.details == [partners.LOGO_URL_RULE]
+    with pytest.raises(InvalidRequest):
+        await partners.create_partner(
+            repos, clock=harness.services.clock, name="x", merchant_keys=[], logo_url=logo_url
+        )
+    assert (await repos.get_partner(partner_id)).logo_url is None  # type: ignore[union-attr]
+
+
+async def test_a_local_http_logo_is_allowed_and_an_unknown_partner_is_none(
+    harness: Harness,
+) -> None:
+    repos = harness.services.database.repositories
+    assert partners.is_valid_logo_url("http://localhost:8000/logo.png")
+    assert await partners.set_logo_url(repos, partner_id=new_id(), logo_url=LOGO) is None
+
+
+def test_an_unusable_default_logo_url_stops_the_deployment_at_start() -> None:
+    with pytest.raises(ValueError, match="IMPRINT_DEFAULT_LOGO_URL"):
+        Settings(default_logo_url="http://imprint.example/logo.png")

@@ -21,8 +21,10 @@
   let accessToken = null;
   let language = config.language;
   const context = { partner: "", phone: "", currency: "USD", network: "", amount: "" };
-  // What the shell is told with every message, as it becomes known.
-  const metadata = {};
+  // The four documented completion keys, in every message, null until known. payment_method_id
+  // is set only when this start accepted an offer; error_code only travels with an ERROR.
+  const METADATA_KEYS = ["customer_id", "partner_customer_id", "payment_method_id", "error_code"];
+  const metadata = { customer_id: null, partner_customer_id: null, payment_method_id: null };
   let application = null;
 
   // -- talking to the shell ------------------------------------------------------------------
@@ -33,24 +35,42 @@
     && window.webkit.messageHandlers.imprintWebCallback;
   const android = window.androidInterface && typeof window.androidInterface.onMessage === "function"
     ? window.androidInterface : null;
-  const hasShell = Boolean(webParent || ios || android);
+  const nativeShell = Boolean(ios || android);
+  const hasShell = Boolean(webParent || nativeShell);
 
+  // Each shell separately: one failing must not keep the message from the others.
+  function post(webMessage, iosMessage, androidMessage) {
+    if (webParent && webMessage) {
+      try { window.parent.postMessage(webMessage, webParent); } catch (e) { /* parent gone */ }
+    }
+    if (ios && iosMessage) {
+      try { ios.postMessage(iosMessage); } catch (e) { /* handler gone */ }
+    }
+    if (android && androidMessage) {
+      try { android.onMessage(JSON.stringify(androidMessage)); } catch (e) { /* bridge gone */ }
+    }
+  }
+
+  // The native SDKs hand every key of the latest message but event_name and source to the
+  // partner's onCompletion, so what they are sent is exactly the completion metadata: no tier.
+  // Android documents null metadata for IN_PROGRESS (its default when nothing was reported),
+  // so it hears no IN_PROGRESS at all; a later outcome or CLOSED is what it acts on.
   function report(eventName, tier, extra) {
-    const message = { event_name: eventName, source: "imprint_web_app", tier: tier };
-    const data = Object.assign({}, metadata, extra || {});
-    for (const key of Object.keys(data)) {
-      if (data[key] !== null && data[key] !== undefined) message[key] = data[key];
+    const native = { event_name: eventName, source: "imprint_web_app" };
+    for (const key of METADATA_KEYS) {
+      const value = extra && extra[key] !== undefined ? extra[key] : metadata[key];
+      native[key] = value === undefined ? null : value;
     }
-    // Each shell separately: one failing must not keep the message from the others.
-    if (webParent) {
-      try { window.parent.postMessage(message, webParent); } catch (e) { /* parent gone */ }
-    }
-    if (ios) {
-      try { ios.postMessage(message); } catch (e) { /* handler gone */ }
-    }
-    if (android) {
-      try { android.onMessage(JSON.stringify(message)); } catch (e) { /* bridge gone */ }
-    }
+    const web = Object.assign({ event_name: eventName, source: "imprint_web_app", tier: tier },
+      native);
+    post(web, native, eventName === "IN_PROGRESS" ? null : native);
+  }
+
+  // First of all, the partner's logo for the native shells' title bar (the web SDK ignores it).
+  // Never an empty one: Android would take it for an event and pass it to onCompletion.
+  if (config.logoUrl) {
+    const logo = { logoUrl: config.logoUrl };
+    post(logo, logo, logo);
   }
 
   let closed = false;
@@ -397,8 +417,12 @@
     });
   });
 
-  // Where an application's status takes the customer (a fresh one, or one resumed).
-  async function arrive(current) {
+  // Where an application's status takes the customer. ``earlier``: it is what the customer
+  // already had when this start began (a secret opens the page once, so a decided application
+  // seen then was decided in an earlier start). States report what THIS start did: an earlier
+  // acceptance or rejection is shown, but not reported again, so a returning cardholder who
+  // accepts nothing new completes IN_PROGRESS, with no payment_method_id.
+  async function arrive(current, earlier) {
     application = current;
     switch (current.status) {
       case "APPROVED":
@@ -412,14 +436,14 @@
         return;
       case "REJECTED":
         show("rejected");
-        report("REJECTED", "outcome");
+        if (!earlier) report("REJECTED", "outcome");
         return;
       case "OFFER_ACCEPTED": {
         const methods = await api("GET", "/payment_methods");
         const found = (methods.data || []).find(function (m) {
           return m.id === current.payment_method_id;
         });
-        showDone(current, found || null);
+        showDone(current, found || null, Boolean(earlier));
         return;
       }
       default:
@@ -461,9 +485,11 @@
     });
   });
 
-  function showDone(current, paymentMethod) {
+  function showDone(current, paymentMethod, earlier) {
     const loan = current.type === "LOAN";
-    document.getElementById("done-heading").dataset.i18n = loan ? "done_heading_loan" : "done_heading";
+    document.getElementById("done-heading").dataset.i18n = earlier
+      ? (loan ? "have_heading_loan" : "have_heading")
+      : (loan ? "done_heading_loan" : "done_heading");
     const label = document.getElementById("card-label");
     const number = document.getElementById("card-number");
     // A loan is no card: its summary is shown as plain text rather than as a card's face.
@@ -478,10 +504,10 @@
       label.dataset.i18n = "done_loan";
       number.textContent = "";
     }
-    const paymentMethodId = paymentMethod ? paymentMethod.id : current.payment_method_id;
-    if (paymentMethodId) metadata.payment_method_id = paymentMethodId;
     translate();
     show("done");
+    if (earlier) return; // nothing new was accepted: no OFFER_ACCEPTED, no payment_method_id
+    metadata.payment_method_id = paymentMethod ? paymentMethod.id : current.payment_method_id;
     report("OFFER_ACCEPTED", "outcome");
   }
 
@@ -491,8 +517,10 @@
     // Outside a shell nobody would act on CLOSED, so there is nothing to close.
     if (!hasShell) button.hidden = true;
   }
-  // In the SDK's modal, its own close button is outside the frame; inline, the page offers one.
-  document.getElementById("close-button").hidden = !hasShell || config.embed === "modal";
+  // The page draws its own close button only inline in a web page: the SDK's modal and both
+  // native shells draw one outside the page, and two would be one too many.
+  document.getElementById("close-button").hidden =
+    !webParent || nativeShell || config.embed === "modal";
   if (config.embed === "modal") {
     // Escape closes the modal even while focus is inside this frame (the SDK cannot see it).
     document.addEventListener("keydown", function (event) {
@@ -537,7 +565,7 @@
     translate();
     report("IN_PROGRESS", "intermediate");
     try {
-      await arrive(session.application || { status: "NONE" });
+      await arrive(session.application || { status: "NONE" }, true);
     } catch (error) {
       fail(error.code);
     }

@@ -18,7 +18,7 @@
   const MESSAGES = {
     OFFER_ACCEPTED: "Approved, and the offer was accepted: the new card can pay for this order.",
     REJECTED: "The application was declined.",
-    IN_PROGRESS: "No decision yet (closed early, or the application is under review).",
+    IN_PROGRESS: "Nothing new this time (closed early, under review, or already a cardholder).",
     ERROR: "The application could not start.",
   };
 

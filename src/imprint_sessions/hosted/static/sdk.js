@@ -4,7 +4,9 @@
 //   Imprint.startApplication({
 //     clientSecret,               // from the partner's server (POST /v2/customer_sessions)
 //     onCompletion(state, meta),  // exactly once per start: OFFER_ACCEPTED, REJECTED,
-//                                 //   IN_PROGRESS (closed before a decision) or ERROR
+//                                 //   IN_PROGRESS (no new outcome in this start) or ERROR;
+//                                 //   meta: customer_id, partner_customer_id,
+//                                 //   payment_method_id, error_code (null when unknown)
 //     onEvent(name, data),        // optional: every message of the hosted page
 //     container,                  // optional: an element (or selector) to mount into;
 //   });                           //   a modal overlay otherwise
@@ -148,10 +150,14 @@
       if (!container && previousFocus && typeof previousFocus.focus === "function") {
         previousFocus.focus();
       }
+      // Always the four documented keys, null where unknown or not this state's: a card or
+      // loan id only with the OFFER_ACCEPTED that created it, an error code only with ERROR.
       const state = outcome || "IN_PROGRESS";
       const metadata = {};
       for (const key of METADATA_KEYS) {
-        if (known[key] && (key !== "error_code" || state === "ERROR")) metadata[key] = known[key];
+        const belongs = (key !== "error_code" || state === "ERROR")
+          && (key !== "payment_method_id" || state === "OFFER_ACCEPTED");
+        metadata[key] = belongs && known[key] ? known[key] : null;
       }
       // Called last, with everything cleaned up, so it may start another application.
       try {

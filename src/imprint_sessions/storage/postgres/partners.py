@@ -13,18 +13,20 @@ from imprint_sessions.storage.records import ApiKey, Partner, Principal
 class PgPartners(PgRepository):
     async def create_partner(self, partner: Partner) -> None:
         await self._execute(
-            "INSERT INTO partners (id, name, merchant_keys, allowed_origins, created_at) "
-            "VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO partners (id, name, merchant_keys, allowed_origins, created_at, logo_url) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
             partner.id,
             partner.name,
             json.dumps(list(partner.merchant_keys)),
             json.dumps(list(partner.allowed_origins)),
             partner.created_at,
+            partner.logo_url,
         )
 
     async def get_partner(self, partner_id: str) -> Partner | None:
         row = await self._fetchrow(
-            "SELECT upper(id::text) AS id, name, merchant_keys, allowed_origins, created_at "
+            "SELECT upper(id::text) AS id, name, merchant_keys, allowed_origins, created_at, "
+            "logo_url "
             "FROM partners "
             "WHERE id = $1",
             partner_id,
@@ -33,11 +35,21 @@ class PgPartners(PgRepository):
 
     async def list_partners(self) -> list[Partner]:
         rows = await self._fetch(
-            "SELECT upper(id::text) AS id, name, merchant_keys, allowed_origins, created_at "
+            "SELECT upper(id::text) AS id, name, merchant_keys, allowed_origins, created_at, "
+            "logo_url "
             "FROM partners "
             "ORDER BY created_at, id"
         )
         return [_partner(r) for r in rows]
+
+    async def set_partner_logo_url(self, partner_id: str, logo_url: str | None) -> Partner | None:
+        row = await self._fetchrow(
+            "UPDATE partners SET logo_url = $2 WHERE id = $1 RETURNING upper(id::text) AS id, "
+            "name, merchant_keys, allowed_origins, created_at, logo_url",
+            partner_id,
+            logo_url,
+        )
+        return _partner(row) if row else None
 
     async def create_api_key(self, api_key: ApiKey, *, key_hash: str, secret_key_id: str) -> None:
         await self._execute(
@@ -97,4 +109,5 @@ def _partner(row: asyncpg.Record) -> Partner:
         merchant_keys=tuple(json.loads(row["merchant_keys"])),
         created_at=row["created_at"],
         allowed_origins=tuple(json.loads(row["allowed_origins"])),
+        logo_url=row["logo_url"],
     )

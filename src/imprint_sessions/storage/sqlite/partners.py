@@ -8,21 +8,21 @@ import sqlite3
 from imprint_sessions.storage.records import ApiKey, Partner, Principal
 from imprint_sessions.storage.sqlite.runner import LiteRepository
 
-_PARTNER_COLUMNS = "id, name, merchant_keys, allowed_origins, created_at"
+_PARTNER_COLUMNS = "id, name, merchant_keys, allowed_origins, created_at, logo_url"
 
 
 class LitePartners(LiteRepository):
     async def create_partner(self, partner: Partner) -> None:
         await self._runner.write(
             lambda c: c.execute(
-                "INSERT INTO partners (id, name, merchant_keys, allowed_origins, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO partners ({_PARTNER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     partner.id,
                     partner.name,
                     json.dumps(list(partner.merchant_keys)),
                     json.dumps(list(partner.allowed_origins)),
                     partner.created_at,
+                    partner.logo_url,
                 ),
             )
         )
@@ -39,6 +39,15 @@ class LitePartners(LiteRepository):
             f"SELECT {_PARTNER_COLUMNS} FROM partners ORDER BY created_at, id"
         )
         return [_partner(r) for r in rows]
+
+    async def set_partner_logo_url(self, partner_id: str, logo_url: str | None) -> Partner | None:
+        row = await self._runner.write(
+            lambda c: c.execute(
+                f"UPDATE partners SET logo_url = ? WHERE id = ? RETURNING {_PARTNER_COLUMNS}",
+                (logo_url, partner_id),
+            ).fetchone()
+        )
+        return _partner(row) if row else None
 
     async def create_api_key(self, api_key: ApiKey, *, key_hash: str, secret_key_id: str) -> None:
         await self._runner.write(
@@ -106,4 +115,5 @@ def _partner(row: sqlite3.Row) -> Partner:
         merchant_keys=tuple(json.loads(row["merchant_keys"])),
         created_at=row["created_at"],
         allowed_origins=tuple(json.loads(row["allowed_origins"])),
+        logo_url=row["logo_url"],
     )
