@@ -18,6 +18,7 @@ import pytest
 
 from conftest import _REGISTRY
 from e2e.conftest import Server, cli
+from imprint_sessions.hosted.pages import ASSETS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 FRAME = "iframe[title='Imprint application']"
@@ -534,8 +535,10 @@ def test_native_shells_hear_an_error_with_the_four_keys(
         },
         {"event_name": "CLOSED", "source": "imprint_web_app", **nulls, "error_code": None},
     ]
-    # No partner is known from a forged secret, and this deployment sets no default logo.
-    assert heard == {"ios": expected, "android": expected}
+    # No partner is known from a forged secret and this deployment sets no default logo: the
+    # service's built-in one comes first.
+    builtin = {"logoUrl": f"{browser_server.base_url}{ASSETS.url('logo.svg')}"}
+    assert heard == {"ios": [builtin, *expected], "android": [builtin, *expected]}
     for shell in ("ios", "android"):
         assert native_completion(heard[shell]) == (
             "ERROR",

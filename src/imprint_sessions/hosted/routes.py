@@ -82,8 +82,11 @@ async def start(
         "sandbox": settings.sandbox,
         "parentOrigin": parent,
         "embed": embed if embed in ("modal", "inline") else None,
-        # The native SDKs' title bar shows it; the page itself never loads it (img-src 'self').
-        "logoUrl": (partner.logo_url if partner is not None else None) or settings.default_logo_url,
+        # The native SDKs' title bar shows it; the page itself never loads it. Without the
+        # partner's own or a deployment default, the service's built-in logo.
+        "logoUrl": (partner.logo_url if partner is not None else None)
+        or settings.default_logo_url
+        or own_origin(request, services) + ASSETS.url("logo.svg"),
         "language": language,
         "strings": {lang: i18n.translator(lang) for lang in i18n.LANGUAGES},
     }

@@ -278,7 +278,13 @@ async def test_the_page_carries_the_partners_logo_for_the_native_shells(harness:
     assert cleared is not None
     assert cleared.logo_url is None
     response = await harness.client.get("/start", params={"client_secret": secret})
-    assert page_config(response.text)["logoUrl"] is None
+    builtin = page_config(response.text)["logoUrl"]
+    assert builtin.startswith("http://testserver/hosted/static/logo.")
+    assert builtin.endswith(".svg")
+    logo = await harness.client.get(builtin.removeprefix("http://testserver"))
+    assert logo.status_code == 200
+    assert logo.headers["content-type"] == "image/svg+xml"
+    assert logo.content.startswith(b"<svg")
 
 
 async def test_without_a_partner_logo_the_deployments_default_is_sent(
