@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import re
 import secrets
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -116,7 +118,7 @@ def generated_package(
     root = tmp_path_factory.mktemp("client")
     (root / "openapi.json").write_bytes(spec.content)
     # The default post-hooks call whatever `ruff` is on PATH; these name this venv's.
-    ruff = VENV_BIN / "ruff"
+    ruff = shlex.quote(str(VENV_BIN / "ruff"))
     (root / "config.json").write_text(
         json.dumps(
             {"post_hooks": [f"{ruff} check --fix --no-cache .", f"{ruff} format --no-cache ."]}
@@ -187,6 +189,8 @@ def test_generated_client_drives_sessions_customers_payment_methods_and_webhooks
     assert created.status_code == 200, created.content
     customer_session = created.parsed
     assert isinstance(customer_session, g.model("CustomerSession"))
+    assert re.fullmatch(UUID_RE, customer_session.id)
+    assert re.fullmatch(TIMESTAMP_RE, customer_session.expires_at)
     assert customer_session.client_secret.startswith("ics_")
     assert customer_session.metadata.to_dict() == {"store_number": "123"}
     assert customer_session.source == "web_signup"
@@ -302,6 +306,7 @@ def test_generated_client_drives_sessions_customers_payment_methods_and_webhooks
         simulated.payment_method_id, client=partner
     )
     assert isinstance(card, g.model("PaymentMethod"))
+    assert re.fullmatch(UUID_RE, card.id)
     assert (str(card.type_), str(card.status), card.customer_id) == ("CARD", "ACTIVE", customer.id)
     assert len(card.card.last4) == 4
     assert card.to_dict() == methods.data[0].to_dict()
