@@ -6,8 +6,9 @@ against ``imprint-sessions serve`` on a free loopback port with the banner's san
 reason it cannot run in a test. A block nobody claims fails, so a new example cannot be added
 without being run or listed; an entry that claims nothing fails too.
 
-Shell blocks run command by command through bash (``KEY``, the host and the example ids replaced
-by real ones). An answer the docs show (a ```json block right after the command's block, or a
+Shell blocks run command by command through bash (``KEY``, the host, the example ids replaced by
+real ones, and the webhook host ``partner.example.com`` by ``localhost``: nothing leaves the
+machine). An answer the docs show (a ```json block right after the command's block, or a
 ``# {...}`` comment after the command) is compared with the real one: keys exactly, values exactly,
 except ids, timestamps and secrets, which are compared by shape; ``...`` stands for the rest (a
 ``,...}`` for more keys, ``[...]`` for any list, ``"AD87..."`` for an id, ``"ics_..."`` for a
@@ -44,11 +45,21 @@ NOT_DOCS = {
 }
 
 
+# Folders of generated output (.gitignore's), not documentation.
+GENERATED = {"build", "dist", "test-artifacts", "benchmarks/results"}
+
+
 def docs() -> list[str]:
-    """Every markdown file of the repository (hidden folders aside), but ``NOT_DOCS``."""
+    """Every markdown file of the repository (hidden and generated folders aside), but
+    ``NOT_DOCS``."""
     found = []
     for folder, subfolders, files in os.walk(ROOT):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "__")))
+        here = Path(folder).relative_to(ROOT)
+        subfolders[:] = sorted(
+            d
+            for d in subfolders
+            if not d.startswith((".", "__")) and (here / d).as_posix() not in GENERATED
+        )
         for name in sorted(files):
             if name.endswith(".md"):
                 found.append(str((Path(folder) / name).relative_to(ROOT)))
@@ -621,7 +632,7 @@ def tour(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tour]:
 
 @pytest.mark.slow
 def test_readme_examples_answer_as_shown(tour: Tour) -> None:
-    """Every step, in the README's order; all failures are reported together."""
+    """Every step, in order, on one server; all failures are reported together."""
     failures = []
     for name, step in STEPS.items():
         try:
