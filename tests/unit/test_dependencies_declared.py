@@ -118,3 +118,23 @@ def test_every_declared_dependency_is_in_the_locks() -> None:
         pinned = {_normalise(m) for m in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", text, re.M)}
         assert wanted - pinned == set(), lock
         assert "--hash=sha256:" in text
+
+
+def _pins(lock: str) -> dict[str, str]:
+    text = (ROOT / "requirements" / lock).read_text()
+    return {
+        _normalise(name): version
+        for name, version in re.findall(
+            r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^]]*\])?==(\S+)", text, re.M
+        )
+    }
+
+
+def test_the_runtime_lock_pins_the_versions_the_suite_tests() -> None:
+    """What serve installs is what the tests ran on (scripts/lock constrains one by the other)."""
+    runtime, test = _pins("runtime.txt"), _pins("test.txt")
+    assert {
+        name: (version, test.get(name))
+        for name, version in runtime.items()
+        if test.get(name) != version
+    } == {}
