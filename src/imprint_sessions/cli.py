@@ -365,7 +365,7 @@ def webhooks_add(
             repos,
             clock=clock,
             box=SecretBox(settings.master_keys()),
-            targets=TargetPolicy(production=not settings.sandbox),
+            targets=TargetPolicy.for_settings(settings),
             partner_id=found.id,
             url=url,
             event_types=events,

@@ -159,7 +159,7 @@ class WebhookWorker:
             database,
             box=box,
             clock=clock,
-            targets=targets or TargetPolicy(production=not settings.sandbox),
+            targets=targets or TargetPolicy.for_settings(settings),
             timeout_seconds=settings.webhook_timeout_seconds,
             lease_seconds=settings.webhook_lease_seconds,
             concurrency=concurrency or settings.webhook_concurrency,
