@@ -100,3 +100,18 @@ def test_malformed_json_is_still_just_invalid_json(raw: bytes) -> None:
 def test_a_body_with_every_kind_of_problem_reports_the_duplicates_and_numbers_at_once() -> None:
     raw = b'{"source": "a", "source": "b", "transaction_amount": 1e999}'
     assert details(raw) == ["source: duplicate key", "transaction_amount: number out of range"]
+
+
+def test_an_unterminated_string_of_escaped_quotes_is_scanned_in_linear_time() -> None:
+    # 60 KiB of \" after enough brackets to need the depth scan: a string pattern retried at
+    # every quote is quadratic here (seconds on 16 KiB); this must answer at once.
+    raw = b'{"metadata": ' + b"[" * (JSON_MAX_DEPTH + 1) + b'"' + b'\\"' * 30_000
+    assert details(raw) == [f"body: nested too deeply (limit {JSON_MAX_DEPTH} levels)"]
+    raw = b'{"metadata": [' + b"[]" * JSON_MAX_DEPTH + b'"' + b'\\"' * 30_000
+    assert details(raw) == ["body: must be valid JSON"]
+
+
+def test_many_repeated_keys_are_each_reported_once() -> None:
+    members = b", ".join(b'"k%d": 1, "k%d": 2' % (n, n) for n in range(3000))
+    found = details(b'{"metadata": {' + members + b"}}")
+    assert found == [f"metadata.k{n}: duplicate key" for n in range(3000)]
