@@ -380,24 +380,25 @@ def redis_prefix() -> str:
 # -- the network rule -----------------------------------------------------------------------------
 @pytest.fixture
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Fail any TCP connect to an address off loopback (tests may only talk to 127/8 and ::1).
+    """Refuse any TCP connect to an address off loopback (tests may only talk to 127/8, ::1).
 
-    Used by tests that aim the service at private addresses: should a refusal regress, the test
-    fails at the connect instead of sending a packet into someone's network. Returns the
-    loopback addresses connected to.
+    Used by tests that aim the service at private addresses: should a refusal regress, the
+    connect fails before a packet is sent into someone's network. Returns the addresses refused,
+    so a test can assert there were none even where the failure is caught (a worker records any
+    exception as a failed attempt).
     """
     import ipaddress
     import socket
 
-    connected: list[str] = []
+    refused: list[str] = []
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def vet(address: Any) -> None:
         if isinstance(address, tuple):
             host = str(address[0]).split("%", 1)[0]
             if not ipaddress.ip_address(host).is_loopback:
+                refused.append(host)
                 raise AssertionError(f"a test tried to connect to {host}, off loopback")
-            connected.append(host)
 
     def connect(self: socket.socket, address: Any) -> None:
         vet(address)
@@ -409,4 +410,4 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    return connected
+    return refused

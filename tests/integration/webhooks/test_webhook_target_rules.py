@@ -17,7 +17,7 @@ from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
 from imprint_sessions.webhooks.targets import TargetPolicy
 from imprint_sessions.webhooks.worker import WebhookWorker
-from webhooks.conftest import Hooks
+from webhooks.conftest import Hooks, _remember_webhook_secrets
 
 PRIVATE_LITERALS = [
     "http://10.0.0.1/",
@@ -52,7 +52,11 @@ async def _harness_with(settings: Settings, clock: ManualClock) -> AsyncIterator
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            event_hooks={"response": [_remember_webhook_secrets]},  # into the leak registry
+        ) as client:
             yield Harness(app=app, client=client, services=app.state.services)
 
 
@@ -135,7 +139,7 @@ async def test_allowing_private_targets_lets_the_sandbox_register_them(
     )
     assert response.status_code == 200, response.text
     assert response.json()["url"] == url
-    assert loopback_only == []  # registering resolves the literal; it never connects
+    assert loopback_only == []  # registering resolves the literal; it never connects out
 
 
 async def test_allowing_private_targets_still_refuses_metadata_and_link_local(
