@@ -9,9 +9,10 @@ readers could disagree on it, or when it is too deep to be worth reading:
   (``1e400``, which would otherwise be read as infinity).
 - **Nesting** deeper than ``JSON_MAX_DEPTH`` levels.
 
-The check costs one pass of the standard library's C parser with a small hook per object (a
-fifth of the validation's own cost on a 1 KB create-session body; figures in the commit that
-added it); only a body found at fault is parsed again, slowly, to name every problem's path.
+The check costs one pass of the standard library's C parser with a small hook per object: about
+10 us on a 1 KB create-session body, some 40% on top of the validation itself but under 2% of
+the request's CPU (figures in the commit that added it). Only a body found at fault is parsed
+again, slowly, to name every problem's path.
 """
 
 from __future__ import annotations
