@@ -375,3 +375,39 @@ def redis_url() -> str:
 def redis_prefix() -> str:
     """A key prefix no other test or run shares."""
     return f"imprint-test-{secrets.token_hex(6)}:"
+
+
+# -- the network rule -----------------------------------------------------------------------------
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Refuse any TCP connect to an address off loopback (tests may only talk to 127/8, ::1).
+
+    Used by tests that aim the service at private addresses: should a refusal regress, the
+    connect fails before a packet is sent into someone's network. Returns the addresses refused,
+    so a test can assert there were none even where the failure is caught (a worker records any
+    exception as a failed attempt).
+    """
+    import ipaddress
+    import socket
+
+    refused: list[str] = []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def vet(address: Any) -> None:
+        if isinstance(address, tuple):
+            host = str(address[0]).split("%", 1)[0]
+            if not ipaddress.ip_address(host).is_loopback:
+                refused.append(host)
+                raise AssertionError(f"a test tried to connect to {host}, off loopback")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        vet(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        vet(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    return refused

@@ -451,7 +451,7 @@ def webhooks_add(
             repos,
             clock=clock,
             box=SecretBox(settings.master_keys()),
-            targets=TargetPolicy(production=not settings.sandbox),
+            targets=TargetPolicy.for_settings(settings),
             partner_id=found.id,
             url=url,
             event_types=events,
@@ -505,6 +505,21 @@ def webhooks_disable(endpoint_id: str, as_json: JsonFlag = False) -> None:
 
     disabled = _with_database(work)
     typer.echo(json.dumps(disabled) if as_json else f"disabled {disabled['id']}")
+
+
+@webhooks_app.command("delete")
+def webhooks_delete(endpoint_id: str, as_json: JsonFlag = False) -> None:
+    """Delete an endpoint: its URL and secret are erased; pending deliveries are cancelled."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        deleted_id = await webhooks_domain.delete_webhook_endpoint(
+            database.repositories, clock=SystemClock(), partner_id=None, endpoint_id=endpoint_id
+        )
+        return {"id": deleted_id, "deleted": True}
+
+    deleted = _with_database(work)
+    typer.echo(json.dumps(deleted) if as_json else f"deleted {deleted['id']}")
 
 
 @webhooks_app.command("rotate-secret")

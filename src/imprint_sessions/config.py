@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         description="Retry a delivery this long, then dead",
     )
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description=(
+            "Whether webhook endpoints may resolve to private (RFC 1918, IPv6 ULA), shared "
+            "(CGNAT) and other non-global addresses; loopback stays sandbox-only"
+        ),
+    )
     serve_webhook_worker: Literal["on", "off"] = Field(
         default="on",
         description="Whether `serve` delivers webhooks too (off: `imprint-sessions worker` does). "

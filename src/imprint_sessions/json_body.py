@@ -1,17 +1,48 @@
-"""Reading a JSON request body from raw bytes: the one parser every surface uses."""
+"""Reading a JSON request body from raw bytes: the one parser every surface uses.
+
+Before pydantic validates the bytes (``model_validate_json``), the body is refused when two
+readers could disagree on it, or when it is too deep to be worth reading:
+
+- **Duplicate keys** (``{"a": 1, "a": 2}``): RFC 8259 leaves their meaning open; pydantic keeps
+  the last, some proxies and WAFs the first. One body must mean one thing to everyone.
+- **Numbers out of range**: an integer of more than 4,300 digits, or a number beyond a double
+  (``1e400``, which would otherwise be read as infinity).
+- **Nesting** deeper than ``JSON_MAX_DEPTH`` levels.
+
+The check costs one pass of the standard library's C parser with a small hook per object: about
+10 us on a 1 KB create-session body, some 40% on top of the validation itself but under 2% of
+the request's CPU (figures in the commit that added it). Only a body found at fault is parsed
+again, slowly, to name every problem's path.
+"""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any, Final, TypeVar
 
 import pydantic
 from starlette.requests import Request
 
 from imprint_sessions.errors import InvalidRequest
-from imprint_sessions.validation import validation_details
+from imprint_sessions.validation import JSON_MAX_DEPTH, field_path, validation_details
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 _JSON = "application/json"
+
+_DUPLICATE_KEY: Final = "duplicate key"
+_OUT_OF_RANGE: Final = "number out of range"
+_INT_MAX_DIGITS: Final = 4300  # CPython's int/str conversion limit, and jiter's
+# A string (escapes and all) or one bracket: what the depth scan looks at. Possessive, and an
+# unterminated string runs to the end: the scan is linear even in ``"\"\"\"...`` (a plain
+# string pattern retried at every quote took seconds on 16 KiB of that).
+_STRUCTURE: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+
+
+class _Ambiguous(Exception):
+    """Raised by the fast pass's hooks: this body needs the slow pass to say what is wrong."""
 
 
 def parse_json_body(
@@ -29,7 +60,110 @@ def parse_json_body(
         media_type = content_type.partition(";")[0].strip().lower()
         if media_type != _JSON and not media_type.endswith("+json"):
             raise InvalidRequest("content-type: must be application/json")
+    return parse_json(model, body, context=context)
+
+
+def parse_json(model: type[M], body: bytes, *, context: dict[str, Any] | None = None) -> M:
+    """``body`` (JSON bytes) validated into ``model``; ``InvalidRequest`` listing every problem."""
+    refuse_ambiguous_json(body)
     try:
         return model.model_validate_json(body, context=context)
     except pydantic.ValidationError as exc:
         raise InvalidRequest(*validation_details(exc)) from None
+
+
+def refuse_ambiguous_json(body: bytes) -> None:
+    """``InvalidRequest`` if ``body`` nests too deeply, repeats a key in an object or holds a
+    number out of range. Anything else (even malformed JSON) is left to the validator to judge.
+    """
+    # Depth needs at least that many brackets: a typical body has a handful, and is not scanned.
+    if body.count(b"{") + body.count(b"[") > JSON_MAX_DEPTH and _depth(body) > JSON_MAX_DEPTH:
+        raise InvalidRequest(f"body: nested too deeply (limit {JSON_MAX_DEPTH} levels)")
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys, parse_float=_finite_float)
+    except _Ambiguous:
+        pass
+    except (ValueError, RecursionError):  # malformed, or an integer too long to convert
+        pass
+    else:
+        return
+    problems = list(_problems(body))
+    if problems:
+        raise InvalidRequest(*problems)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    # The fast pass keeps nothing: pydantic parses the bytes again, straight into the model.
+    if len(dict(pairs)) != len(pairs):
+        raise _Ambiguous()
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Ambiguous()
+    return value
+
+
+def _depth(body: bytes) -> int:
+    depth = deepest = 0
+    for match in _STRUCTURE.finditer(body):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"}", b"]"):
+            depth -= 1
+    return deepest
+
+
+# -- the slow pass: only for a body at fault, to name where --------------------------------------
+
+
+class _Object(dict[str, Any]):
+    duplicates: list[str]
+
+
+class _OutOfRange:
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    found = _Object(pairs)
+    seen: set[str] = set()
+    repeated: dict[str, None] = {}  # an ordered set: each repeated key once, in order
+    for key, _ in pairs:
+        if key in seen:
+            repeated[key] = None
+        seen.add(key)
+    found.duplicates = list(repeated)
+    return found
+
+
+def _float(text: str) -> float | _OutOfRange:
+    value = float(text)
+    return _OutOfRange() if math.isinf(value) else value
+
+
+def _int(text: str) -> int | _OutOfRange:
+    return _OutOfRange() if len(text.lstrip("-")) > _INT_MAX_DIGITS else int(text)
+
+
+def _problems(body: bytes) -> Iterator[str]:
+    """Every duplicate key and out-of-range number in ``body``, in document order, with its path;
+    nothing if ``body`` is not JSON (the validator says so)."""
+    try:
+        root = json.loads(body, object_pairs_hook=_object, parse_float=_float, parse_int=_int)
+    except (ValueError, RecursionError):
+        return
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), root)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, _OutOfRange):
+            yield f"{field_path(loc)}: {_OUT_OF_RANGE}"
+        elif isinstance(value, _Object):
+            for key in value.duplicates:
+                yield f"{field_path((*loc, key))}: {_DUPLICATE_KEY}"
+            stack.extend(((*loc, k), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(value))))

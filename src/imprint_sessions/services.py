@@ -40,7 +40,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.authenticator = ApiKeyAuthenticator(self.box)
-        self.webhook_targets = TargetPolicy(production=not self.settings.sandbox)
+        self.webhook_targets = TargetPolicy.for_settings(self.settings)
         self.decision_engine = build_decision_engine(self.settings, self.clock)
         self.otp_sender = (
             WebhookOtpSender(self.settings.otp_sender_url)

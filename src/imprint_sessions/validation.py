@@ -25,6 +25,7 @@ __all__ = [
     "EMAIL_MESSAGE",
     "IDENTIFIER_MAX_LENGTH",
     "INTEGER_MAX",
+    "JSON_MAX_DEPTH",
     "LANGUAGE_MESSAGE",
     "LIST_LIMIT_DEFAULT",
     "LIST_LIMIT_MAX",
@@ -60,6 +61,7 @@ __all__ = [
     "Source",
     "Ssn",
     "error_details",
+    "field_path",
     "parse_rfc3339_timestamp",
     "requires_field",
     "validation_details",
@@ -84,6 +86,9 @@ TIMESTAMP_MAX_LENGTH: Final = 64
 """Longer than any sane RFC-3339 string; bounds the work spent on a hostile one."""
 INTEGER_MAX: Final = 2**63 - 1
 """Amounts and counts must fit a signed 64-bit column."""
+JSON_MAX_DEPTH: Final = 32
+"""Levels of nesting in a JSON body (the body's own object is the first); the deepest documented
+body has 3, metadata values may add some. Checked before parsing (``json_body.py``)."""
 METADATA_MAX_KEYS: Final = 50
 METADATA_KEY_MIN_LENGTH: Final = 1
 METADATA_KEY_MAX_LENGTH: Final = 40
@@ -456,6 +461,11 @@ def _message(error_type: str, ctx: dict[str, Any], pydantic_message: str) -> str
     return pydantic_message[:1].lower() + pydantic_message[1:]
 
 
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``loc`` (keys and indexes from the body down) as a detail's path: ``a.b[0].c``."""
+    return _path(loc)
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for segment in loc:
@@ -466,6 +476,16 @@ def _path(loc: tuple[int | str, ...]) -> str:
                 segment = segment[:_MAX_PATH_SEGMENT] + "..."
             path = f"{path}.{segment}" if path else segment
     return path or "body"
+
+
+def _json_invalid(reason: str) -> str:
+    # json_body.py names these with their path (and the depth with its limit) before pydantic
+    # sees the bytes; these are the fallbacks, for bytes validated without it.
+    if reason.startswith("recursion limit exceeded"):
+        return "nested too deeply"
+    if reason.startswith("number out of range"):
+        return "number out of range"
+    return "must be valid JSON"
 
 
 def validation_details(exc: ValidationError) -> list[str]:
@@ -483,7 +503,7 @@ def error_details(errors: Iterable[Mapping[str, Any]]) -> list[str]:
     for error in errors:
         loc, error_type = tuple(error["loc"]), error["type"]
         if not loc and error_type == "json_invalid":
-            detail = "body: must be valid JSON"
+            detail = f"body: {_json_invalid(str((error.get('ctx') or {}).get('error', '')))}"
         elif not loc and error_type in ("model_type", "model_attributes_type", "dict_type"):
             detail = "body: must be a JSON object"
         else:

@@ -167,6 +167,9 @@ def _tour(served: Served) -> None:
     replay = "/v2/webhook_deliveries/{delivery_id}/replay"
     step("POST", replay, expect=409, delivery_id=delivery_id)
     step("POST", "/v2/webhook_endpoints/{endpoint_id}/disable", endpoint_id=endpoint["id"])
+    # Another endpoint, deleted: the first stays, a real id for the generated requests.
+    deleted = step("POST", "/v2/webhook_endpoints", {"url": "http://127.0.0.1:9/deleted"})
+    step("DELETE", "/v2/webhook_endpoints/{endpoint_id}", endpoint_id=deleted["id"])
 
     # A key created and deleted through the API and never used, so no cache holds it.
     revoked_key = step("POST", "/v2/keys")

@@ -22,6 +22,13 @@ OPERATIONS = [
         {401, 404},
     ),
     (
+        "delete",
+        "/v2/webhook_endpoints/{endpoint_id}",
+        "deleteWebhookEndpoint",
+        "Webhooks",
+        {401, 404},
+    ),
+    (
         "post",
         "/v2/webhook_endpoints/{endpoint_id}/rotate_secret",
         "rotateWebhookSecret",
@@ -90,3 +97,19 @@ def test_the_endpoint_schema_marks_the_secret_as_shown_once(spec: dict[str, Any]
         "created_at",
         "updated_at",
     }
+
+
+def test_deleting_an_endpoint_answers_its_id_and_deleted_true(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/v2/webhook_endpoints/{endpoint_id}"]["delete"]
+    assert "requestBody" not in operation
+    (parameter,) = operation["parameters"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == (
+        "endpoint_id",
+        "path",
+        True,
+    )
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/DeletedWebhookEndpoint"}
+    deleted = spec["components"]["schemas"]["DeletedWebhookEndpoint"]
+    assert set(deleted["properties"]) == set(deleted["required"]) == {"id", "deleted"}
+    assert deleted["properties"]["deleted"]["const"] is True

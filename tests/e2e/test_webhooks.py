@@ -268,7 +268,7 @@ def test_serve_with_no_worker_leaves_delivery_to_the_worker_command(
     assert json.loads(receiver.received[0].body)["data"]["status"] == "REJECTED"
 
 
-def test_the_webhooks_cli_registers_lists_rotates_replays_and_disables(
+def test_the_webhooks_cli_registers_lists_rotates_replays_disables_and_deletes(
     deployment: Deployment,
 ) -> None:
     env = deployment.env
@@ -298,6 +298,9 @@ def test_the_webhooks_cli_registers_lists_rotates_replays_and_disables(
         assert [e["id"] for e in events["data"]] == [event_id]
         disabled = cli_json(env, "webhooks", "disable", endpoint_id)
         assert disabled["status"] == "DISABLED"
+        deleted = cli_json(env, "webhooks", "delete", endpoint_id)
+        assert deleted == {"id": endpoint_id, "deleted": True}
+        assert cli_json(env, "webhooks", "list", "--partner", partner_id) == []
     refused = cli(env, "webhooks", "add", "--partner", partner_id, "--url", "ftp://x/")
     assert refused.returncode == 2
     assert "url: must be an http or https URL" in refused.stderr

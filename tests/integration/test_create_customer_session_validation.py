@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from conftest import DatabaseInspector, Harness
+from imprint_sessions.validation import JSON_MAX_DEPTH
 
 URL = "/v2/customer_sessions"
 H = "customer_history"
@@ -188,6 +189,32 @@ async def test_many_invalid_fields_are_all_reported_at_once(harness: Harness) ->
             "application/x-www-form-urlencoded",
             "content-type: must be application/json",
         ),
+        # A proxy keeping the first value and the service the last would disagree: refused.
+        (
+            b'{"customer_history": {"email": "a@example.com", "email": "b@example.com"}}',
+            "application/json",
+            "customer_history.email: duplicate key",
+        ),
+        (
+            b'{"partner_customer_id": "CUST_1", "partner_customer_id": "CUST_1"}',
+            "application/json",
+            "partner_customer_id: duplicate key",
+        ),
+        (
+            b'{"transaction_amount": ' + b"9" * 5000 + b"}",
+            "application/json",
+            "transaction_amount: number out of range",
+        ),
+        (
+            b'{"transaction_amount": 1e400}',
+            "application/json",
+            "transaction_amount: number out of range",
+        ),
+        (
+            b'{"metadata": {"a": ' + b"[" * 40 + b"]" * 40 + b"}}",
+            "application/json",
+            f"body: nested too deeply (limit {JSON_MAX_DEPTH} levels)",
+        ),
     ],
     ids=[
         "malformed",
@@ -198,6 +225,11 @@ async def test_many_invalid_fields_are_all_reported_at_once(harness: Harness) ->
         "whitespace-text",
         "text-plain",
         "form",
+        "duplicate-nested-key",
+        "duplicate-key-same-value",
+        "huge-integer",
+        "beyond-a-double",
+        "too-deep",
     ],
 )
 async def test_unparseable_body_is_400_in_the_same_shape(

@@ -21,6 +21,7 @@ from conftest import _REGISTRY, DatabaseInspector, Harness
 from imprint_sessions.config import Settings
 from imprint_sessions.domain.phone_verification import SANDBOX_CODE
 from imprint_sessions.validation import (
+    JSON_MAX_DEPTH,
     METADATA_MAX_BYTES,
     METADATA_VALUE_MAX_CHARS,
 )
@@ -660,3 +661,79 @@ async def _check_limits(harness: Harness, inspector: DatabaseInspector, world: W
         f"a limit accepted ({skipped} limits whose exact value cannot be well-formed not tried) ",
         end="",
     )
+
+
+# -- bodies two readers could read differently, or too deep to read (issue 13) -----------------
+EXTRA = "x_unknown"  # an unknown field: ignored when well-formed, so only the refusal can fail
+
+
+def _nested(levels: int) -> str:
+    """``levels`` arrays, one inside the other."""
+    return "[" * levels + "]" * levels
+
+
+def _with_raw(body: dict[str, Any], raw_value: str) -> bytes:
+    """``body`` plus ``EXTRA`` whose JSON text is ``raw_value`` (kept byte for byte)."""
+    members = json.dumps(body)[1:-1]
+    extra = f'"{EXTRA}": {raw_value}'
+    return ("{" + (f"{members}, {extra}" if members else extra) + "}").encode()
+
+
+def _ambiguous(valid: dict[str, Any]) -> list[tuple[str, bytes, list[str]]]:
+    """``(case, body, the details it must get)``: each a valid body made ambiguous or too deep."""
+    key = next(iter(valid))
+    twice = "{" + f"{json.dumps(key)}: {json.dumps(valid[key])}, " + json.dumps(valid)[1:]
+    out_of_range = [f"{EXTRA}: number out of range"]
+    return [
+        ("a key twice", twice.encode(), [f"{key}: duplicate key"]),
+        (
+            "nested keys twice",
+            _with_raw(valid, '{"a": 1, "b": [{"c": 2, "c": 2}], "a": 1}'),
+            [f"{EXTRA}.a: duplicate key", f"{EXTRA}.b[0].c: duplicate key"],
+        ),
+        (
+            "too deep",
+            _with_raw(valid, _nested(JSON_MAX_DEPTH)),
+            [f"body: nested too deeply (limit {JSON_MAX_DEPTH} levels)"],
+        ),
+        ("a huge integer", _with_raw(valid, "9" * 4301), out_of_range),
+        ("a number beyond a double", _with_raw(valid, "-1e400"), out_of_range),
+    ]
+
+
+async def test_every_json_body_refuses_duplicate_keys_deep_nesting_and_huge_numbers(
+    harness: Harness, inspector: DatabaseInspector
+) -> None:
+    world = await _world(harness)
+    operations = _json_operations(harness.app.openapi())
+    missing = [op for op, *_ in operations if op not in VALID_BODIES]
+    assert not missing, f"no valid body for {missing}: add one to VALID_BODIES"
+    snapshots = Snapshots(inspector)
+    refused = 0
+    try:
+        for op, method, path, spec_op in operations:
+            for case in range(len(_ambiguous({"k": 1}))):
+                if op == "confirmPhoneVerification":  # refused before any code is checked
+                    valid: dict[str, Any] = {"code": SANDBOX_CODE}
+                else:
+                    valid = await VALID_BODIES[op](world)
+                name, content, details = _ambiguous(valid)[case]
+                before = snapshots.take()  # after the body's setup (a key to delete, say)
+                response = await world.request(
+                    op, method, path, content=content, headers=_idempotency_key(spec_op)
+                )
+                assert response.status_code == 400, (op, name, response.text)
+                envelope = response.json()
+                assert set(envelope) == {"path", "details", "error", "status", "timestamp"}
+                assert (envelope["error"], envelope["status"]) == ("Bad Request", 400)
+                assert envelope["details"] == details, (op, name)
+                assert snapshots.take() == before, (op, name)
+                refused += 1
+            # At the limits the same bodies are accepted: the depth, the longest integer.
+            for raw in [_nested(JSON_MAX_DEPTH - 1), "9" * 4300, "-1e308"]:
+                content = _with_raw(await VALID_BODIES[op](world), raw)
+                response = await world.request(op, method, path, content=content)
+                assert 200 <= response.status_code < 300, (op, raw[:8], response.text)
+    finally:
+        snapshots.close()
+    print(f"\n{refused} ambiguous or too deep bodies refused on {len(operations)} operations ")

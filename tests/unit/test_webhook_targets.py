@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from imprint_sessions.config import Settings
 from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.webhooks.targets import TargetPolicy, TargetRefused, address_refusal
 from imprint_sessions.webhooks.transport import VettedTransport
@@ -22,11 +25,11 @@ REFUSED_EVERYWHERE = [
     "255.255.255.255",
     "240.0.0.1",
     "::ffff:169.254.169.254",  # IPv4-mapped metadata
+    "0.1.2.3",  # "this network": reaches the local host on Linux
+    "::ffff:169.254.1.1",  # IPv4-mapped link-local
 ]
-REFUSED_IN_PRODUCTION = [
-    "127.0.0.1",
-    "127.8.9.10",
-    "::1",
+LOOPBACK = ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "::127.0.0.1"]
+PRIVATE = [
     "10.0.0.1",
     "172.16.5.4",
     "172.31.255.255",
@@ -35,15 +38,15 @@ REFUSED_IN_PRODUCTION = [
     "100.127.255.254",
     "fd12:3456::1",  # IPv6 ULA
     "fc00::1",
-    "::ffff:127.0.0.1",  # IPv4-mapped loopback
-    "::ffff:10.0.0.1",
-    "::127.0.0.1",  # IPv4-compatible
+    "::ffff:10.0.0.1",  # IPv4-mapped
+    "::10.0.0.1",  # IPv4-compatible
     "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
     "2002:a00:1::1",  # 6to4 of 10.0.0.1
     "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo whose client is 10.0.0.1
     "192.0.2.10",  # documentation (not global)
     "198.18.0.1",  # benchmarking
 ]
+REFUSED_IN_PRODUCTION = LOOPBACK + PRIVATE
 PUBLIC = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:93.184.216.34"]
 
 
@@ -51,8 +54,12 @@ PUBLIC = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:93.184.216
 def test_metadata_link_local_and_reserved_addresses_are_refused_in_both_modes(
     address: str,
 ) -> None:
-    assert address_refusal(address, production=True) is not None
-    assert address_refusal(address, production=False) is not None
+    for production in (True, False):
+        for allow_private in (True, False):
+            assert (
+                address_refusal(address, production=production, allow_private=allow_private)
+                is not None
+            ), (production, allow_private)
 
 
 @pytest.mark.parametrize("address", REFUSED_IN_PRODUCTION)
@@ -62,9 +69,35 @@ def test_loopback_private_and_embedded_private_addresses_are_refused_in_producti
     assert address_refusal(address, production=True) is not None
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "10.0.0.1", "192.168.1.1"])
-def test_sandbox_allows_loopback_and_private_addresses(address: str) -> None:
+@pytest.mark.parametrize("address", LOOPBACK)
+def test_the_sandbox_allows_loopback(address: str) -> None:
     assert address_refusal(address, production=False) is None
+
+
+@pytest.mark.parametrize("address", PRIVATE)
+def test_private_shared_and_embedded_private_addresses_are_refused_in_the_sandbox_by_default(
+    address: str,
+) -> None:
+    assert address_refusal(address, production=False) is not None
+
+
+# NAT64 stays refused: its prefix lies in the reserved ::/8, whatever it embeds.
+@pytest.mark.parametrize("address", [a for a in PRIVATE if not a.startswith("64:ff9b:")])
+def test_allowing_private_targets_admits_private_addresses_in_both_modes(address: str) -> None:
+    assert address_refusal(address, production=False, allow_private=True) is None
+    assert address_refusal(address, production=True, allow_private=True) is None
+
+
+@pytest.mark.parametrize("address", LOOPBACK)
+def test_allowing_private_targets_never_admits_loopback_in_production(address: str) -> None:
+    assert address_refusal(address, production=True, allow_private=True) == "a loopback address"
+
+
+def test_the_policy_follows_the_settings(tmp_path: Path) -> None:
+    sandbox = TargetPolicy.for_settings(Settings(data_dir=tmp_path))
+    assert (sandbox.production, sandbox.allow_private) == (False, False)
+    allowing = Settings(data_dir=tmp_path, webhook_allow_private_targets=True)
+    assert TargetPolicy.for_settings(allowing).allow_private
 
 
 @pytest.mark.parametrize("address", PUBLIC)
@@ -77,6 +110,8 @@ def test_the_refusal_names_the_kind_of_address() -> None:
     assert address_refusal("127.0.0.1", production=True) == "a loopback address"
     assert address_refusal("10.1.2.3", production=True) == "a private address"
     assert address_refusal("100.64.0.1", production=True) == "a shared (CGNAT) address"
+    assert address_refusal("10.1.2.3", production=False) == "a private address"
+    assert address_refusal("fd12::1", production=False) == "a private address"
 
 
 def resolver_of(answers: dict[str, list[str]]) -> TargetPolicy:
@@ -165,6 +200,59 @@ async def test_the_worker_transport_refuses_a_loopback_target_in_production_at_s
             with pytest.raises(TargetRefused, match="loopback"):
                 await client.post(receiver.url, content=b"{}")
         assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/",
+        "http://100.64.0.1/",
+        "http://192.168.1.1:8080/hooks",
+        "http://[fc00::1]/",
+        "http://[fd12:3456::1]/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://169.254.10.20/",
+        "http://[fe80::1]/",
+    ],
+)
+async def test_the_sandbox_refuses_private_and_link_local_literals_at_registration(
+    url: str,
+) -> None:
+    # Literals: the system resolver answers from the address itself, nothing leaves the host.
+    with pytest.raises(InvalidRequest) as raised:
+        await TargetPolicy(production=False).check_url(url)
+    assert raised.value.details[0].startswith("url: resolves to "), raised.value.details
+
+
+async def test_the_sandbox_refuses_a_name_resolving_to_a_private_address() -> None:
+    async def internal(host: str, port: int) -> list[str]:
+        return ["10.20.30.40"]
+
+    with pytest.raises(InvalidRequest, match="url: resolves to a private address"):
+        await TargetPolicy(production=False, resolver=internal).check_url("http://intranet/")
+    await TargetPolicy(production=False, resolver=internal, allow_private=True).check_url(
+        "http://intranet/"
+    )
+
+
+async def test_the_worker_transport_refuses_a_private_address_in_the_sandbox_unconnected(
+    loopback_only: list[str],
+) -> None:
+    """A name that resolved to a public address at registration and to a private one now."""
+    resolved: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["10.0.0.1"]
+
+    transport = VettedTransport(
+        TargetPolicy(production=False, resolver=rebinding), max_connections=1
+    )
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(TargetRefused, match="private"):
+            await client.post("http://hooks.partner.test/imprint", content=b"{}")
+    assert resolved == ["hooks.partner.test"]  # resolved once and refused
+    assert loopback_only == []  # never connected
 
 
 async def test_the_worker_transport_connects_to_the_vetted_address_in_the_sandbox() -> None:

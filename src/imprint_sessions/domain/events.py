@@ -31,6 +31,7 @@ EVENT_TYPES = (APPLICATION, PAYMENT_METHOD)
 # Only terminal decisions are sent; IN_PROGRESS, ERROR, PENDING_REVIEW and APPROVED never are.
 TERMINAL_APPLICATION_STATUSES = frozenset({"OFFER_ACCEPTED", "REJECTED"})
 ENDPOINT_ENABLED = "enabled"
+ENDPOINT_DELETED = "deleted"  # a tombstone: url and secret scrubbed, never listed or found
 PENDING = "pending"
 
 

@@ -1,4 +1,5 @@
-"""Webhook endpoints (register, list, disable, rotate the secret), events, deliveries, replays.
+"""Webhook endpoints (register, list, disable, delete, rotate the secret), events, deliveries,
+replays.
 
 ``partner_id`` scopes every lookup: the partner API passes the caller's, so another partner's
 ids are indistinguishable from missing ones; the admin CLI passes None (any partner).
@@ -137,6 +138,22 @@ async def disable_webhook_endpoint(
     return endpoint
 
 
+async def delete_webhook_endpoint(
+    repos: Repositories, *, clock: Clock, partner_id: str | None, endpoint_id: str
+) -> str:
+    """Delete an endpoint: its URL and secret are scrubbed, its pending deliveries cancelled
+    (dead, never sent); it is never listed or found again. The deleted endpoint's id."""
+    canonical = canonical_id(endpoint_id)
+    deleted = (
+        await repos.delete_webhook_endpoint(canonical, partner_id=partner_id, now=clock.now_ms())
+        if canonical
+        else False
+    )
+    if not deleted or canonical is None:
+        raise WebhookEndpointNotFound(endpoint_id)
+    return canonical
+
+
 async def rotate_webhook_secret(
     repos: Repositories,
     *,
@@ -237,7 +254,7 @@ async def replay_webhook_delivery(
 
     The body and the event id are the original's, so a receiver that de-duplicates by event id
     sees the replay as the same event. A delivery still pending needs no replay (409); neither
-    can a disabled endpoint receive one (409).
+    can a disabled or deleted endpoint receive one (409).
     """
     canonical = canonical_id(delivery_id)
     original = (
@@ -254,7 +271,7 @@ async def replay_webhook_delivery(
     if endpoint is None or endpoint.status != ENDPOINT_ENABLED:
         raise Conflict(
             "WEBHOOK_ENDPOINT_DISABLED_ERROR",
-            f"Webhook endpoint {original.endpoint_id} is disabled",
+            f"Webhook endpoint {original.endpoint_id} is disabled or deleted",
         )
     now = clock.now_ms()
     replay = WebhookDelivery(

@@ -21,9 +21,9 @@ from imprint_sessions.deps import Svc
 from imprint_sessions.domain import customer_sessions, partners
 from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.hosted.pages import SDK_PATH, content_security_policy, html_response, render
+from imprint_sessions.json_body import parse_json
 from imprint_sessions.services import Services
 from imprint_sessions.storage.records import Partner, Principal
-from imprint_sessions.validation import validation_details
 
 PRODUCT_NAME: Final = "Weekender bag"
 AMOUNT: Final = 34000  # minor units
@@ -86,10 +86,7 @@ async def demo_session(request: Request, services: Svc) -> Response:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
         raise InvalidRequest("content-type: must be application/json")
-    try:
-        body = DemoSessionRequest.model_validate_json(await request.body() or b"{}")
-    except pydantic.ValidationError as exc:
-        raise InvalidRequest(*validation_details(exc)) from None
+    body = parse_json(DemoSessionRequest, await request.body() or b"{}")
     partner = await _sandbox_partner(services)
     history: dict[str, Any] = {
         "first_name": "Alex",

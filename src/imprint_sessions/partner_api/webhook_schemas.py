@@ -70,6 +70,13 @@ class WebhookEndpoint(_ResponseBody):
     updated_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
 
 
+class DeletedWebhookEndpoint(_ResponseBody):
+    """A deleted webhook endpoint: nothing more is sent to it, and it is never listed again."""
+
+    id: str = Field(examples=["1B7E3C9A-4D2F-4E8B-9A6C-5F0D1E2A3B4C"])
+    deleted: Literal[True]
+
+
 class WebhookEndpointList(_ResponseBody):
     data: list[WebhookEndpoint]
     has_more: bool

@@ -2,8 +2,9 @@
 webhooks, their events and every delivery attempt, and replays.
 
 Creating and rotating return a signing secret once; they take no ``Idempotency-Key``, because a
-recorded response would have to keep the secret (disabling and replaying do take one). Every id
-is the caller's own: another partner's is a 404 like a missing one.
+recorded response would have to keep the secret (disabling and replaying do take one; deleting
+needs none: a repeat finds nothing and is a 404). Every id is the caller's own: another
+partner's is a 404 like a missing one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from imprint_sessions.partner_api.params import DEFAULT_LIMIT, Limit, StartingAf
 from imprint_sessions.partner_api.schemas import ConflictError
 from imprint_sessions.partner_api.webhook_schemas import (
     CreateWebhookEndpointRequest,
+    DeletedWebhookEndpoint,
     RotateWebhookSecretRequest,
 )
 from imprint_sessions.partner_api.webhook_schemas import WebhookAttempt as WireAttempt
@@ -184,6 +186,26 @@ async def disable_webhook_endpoint(
         return json_response(render_endpoint(endpoint, now=services.clock.now_ms()))
 
     return await idempotency.run(disable)
+
+
+@router.delete(
+    "/v2/webhook_endpoints/{endpoint_id}",
+    operation_id="deleteWebhookEndpoint",
+    summary="Delete a webhook endpoint",
+    response_model=DeletedWebhookEndpoint,
+    responses=error_responses(401, 404, 429, 503),
+)
+async def delete_webhook_endpoint(
+    endpoint_id: str, services: Svc, principal: PartnerAuth
+) -> DeletedWebhookEndpoint:
+    """Deletes an endpoint: its URL and secret are erased and its pending deliveries cancelled."""
+    deleted_id = await webhooks.delete_webhook_endpoint(
+        services.database.repositories,
+        clock=services.clock,
+        partner_id=principal.partner_id,
+        endpoint_id=endpoint_id,
+    )
+    return DeletedWebhookEndpoint(id=deleted_id, deleted=True)
 
 
 @router.post(

@@ -318,7 +318,8 @@ class WebhookRepository(Protocol):
     """Webhook endpoints, the event outbox, deliveries and their attempts.
 
     ``partner_id=None`` on a lookup means any partner (the admin CLI); the partner API always
-    passes the caller's, so another partner's ids are not found.
+    passes the caller's, so another partner's ids are not found. Deleted endpoints are never
+    found, listed, disabled or rotated.
     """
 
     async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
@@ -332,6 +333,17 @@ class WebhookRepository(Protocol):
     async def disable_webhook_endpoint(
         self, endpoint_id: str, *, partner_id: str | None, now: int
     ) -> WebhookEndpoint | None: ...
+
+    async def delete_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None, now: int
+    ) -> bool:
+        """In one transaction: the endpoint becomes a tombstone (status ``deleted``, its URL and
+        secret version scrubbed) and its pending deliveries dead (``endpoint deleted``, their
+        leases dropped). False when there is no such endpoint (or it was deleted already).
+
+        A deleted endpoint is never listed nor found again; the row stays only so that its past
+        deliveries keep their ``endpoint_id``."""
+        ...
 
     async def rotate_webhook_endpoint_secret(
         self,

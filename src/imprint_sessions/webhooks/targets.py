@@ -6,12 +6,15 @@ each address and connects to a vetted one, so a DNS answer that changes after re
 between the check and the connect, cannot aim the worker at an internal service).
 
 - Always refused: cloud metadata addresses (169.254.169.254, fd00:ec2::254), link-local,
-  unspecified, multicast, broadcast and reserved addresses; URLs with credentials or a fragment.
-- Production also refuses plain ``http``, loopback, private (RFC 1918, IPv6 ULA), shared
-  (CGNAT 100.64/10) and every other non-global address, including IPv4 addresses embedded in
-  IPv6 forms (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo).
-- The sandbox allows ``http``, localhost and private addresses (a receiver on the developer's
-  machine or a container network).
+  unspecified ("this network", 0.0.0.0/8), multicast, broadcast and reserved addresses; URLs
+  with credentials or a fragment.
+- Private (RFC 1918, IPv6 ULA fc00::/7), shared (CGNAT 100.64/10) and every other non-global
+  address are refused in both modes, including IPv4 addresses embedded in IPv6 forms
+  (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo), unless the deployment allows them
+  (``IMPRINT_WEBHOOK_ALLOW_PRIVATE_TARGETS``: a receiver on a container network). A sandbox
+  shared by a team must not be a way into the team's internal network.
+- Production also refuses plain ``http`` and loopback; the sandbox allows both (a receiver on
+  the developer's own machine).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+from imprint_sessions.config import Settings
 from imprint_sessions.errors import InvalidRequest
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -35,6 +39,7 @@ _METADATA = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # "0.1.2.3" reaches the local host on Linux
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -74,10 +79,10 @@ def _judged_as(ip: IpAddress) -> list[IpAddress]:
     return judged
 
 
-def _refusal_of_one(ip: IpAddress, *, production: bool) -> str | None:
+def _refusal_of_one(ip: IpAddress, *, production: bool, allow_private: bool) -> str | None:
     if ip in _METADATA:
         return "a cloud metadata address"
-    if ip.is_unspecified:
+    if ip.is_unspecified or ip in _THIS_NETWORK:
         return "an unspecified address"
     if ip.is_multicast:
         return "a multicast address"
@@ -87,7 +92,7 @@ def _refusal_of_one(ip: IpAddress, *, production: bool) -> str | None:
         return "a loopback address" if production else None
     if ip.is_reserved or ip == ipaddress.IPv4Address("255.255.255.255"):
         return "a reserved address"
-    if not production:
+    if allow_private:
         return None
     if ip in _CGNAT:
         return "a shared (CGNAT) address"
@@ -98,7 +103,7 @@ def _refusal_of_one(ip: IpAddress, *, production: bool) -> str | None:
     return None
 
 
-def address_refusal(address: str, *, production: bool) -> str | None:
+def address_refusal(address: str, *, production: bool, allow_private: bool = False) -> str | None:
     """Why ``address`` (an IP literal) may not be contacted, or None when it may."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone is not part of it
@@ -107,7 +112,7 @@ def address_refusal(address: str, *, production: bool) -> str | None:
     if ip in _METADATA:
         return "a cloud metadata address"
     for candidate in _judged_as(ip):
-        reason = _refusal_of_one(candidate, production=production)
+        reason = _refusal_of_one(candidate, production=production, allow_private=allow_private)
         if reason is not None:
             return reason
     return None
@@ -149,6 +154,15 @@ class TargetPolicy:
 
     production: bool
     resolver: Resolver = system_resolver
+    allow_private: bool = False
+    """Private, shared (CGNAT) and other non-global addresses may be targets too."""
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> TargetPolicy:
+        """The policy of ``IMPRINT_ENV`` and ``IMPRINT_WEBHOOK_ALLOW_PRIVATE_TARGETS``."""
+        return cls(
+            production=not settings.sandbox, allow_private=settings.webhook_allow_private_targets
+        )
 
     def check_url_syntax(self, url: str) -> tuple[str, int]:
         """The URL's host and port, if its form is allowed; ``InvalidRequest`` otherwise."""
@@ -181,7 +195,9 @@ class TargetPolicy:
         if not addresses:
             raise Unresolvable()
         for address in addresses:
-            reason = address_refusal(address, production=self.production)
+            reason = address_refusal(
+                address, production=self.production, allow_private=self.allow_private
+            )
             if reason is not None:
                 raise TargetRefused(f"resolves to {reason}")
         return addresses

@@ -35,7 +35,7 @@ import httpx
 from imprint_sessions import __version__
 from imprint_sessions.clock import Clock
 from imprint_sessions.config import Settings
-from imprint_sessions.domain.events import ENDPOINT_ENABLED, PENDING
+from imprint_sessions.domain.events import ENDPOINT_DELETED, ENDPOINT_ENABLED, PENDING
 from imprint_sessions.domain.webhooks import signing_secrets
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.secrets import SecretBox, new_id
@@ -159,7 +159,7 @@ class WebhookWorker:
             database,
             box=box,
             clock=clock,
-            targets=targets or TargetPolicy(production=not settings.sandbox),
+            targets=targets or TargetPolicy.for_settings(settings),
             timeout_seconds=settings.webhook_timeout_seconds,
             lease_seconds=settings.webhook_lease_seconds,
             concurrency=concurrency or settings.webhook_concurrency,
@@ -237,7 +237,9 @@ class WebhookWorker:
         attempt: WebhookAttempt | None = None
         error: str | None
         if claimed.endpoint.status != ENDPOINT_ENABLED:
-            status, next_at, error = DEAD, delivery.next_attempt_at, "endpoint disabled"
+            gone = claimed.endpoint.status == ENDPOINT_DELETED
+            error = "endpoint deleted" if gone else "endpoint disabled"
+            status, next_at = DEAD, delivery.next_attempt_at
             attempts = delivery.attempts
         else:
             result = await self._attempt(claimed, now)

@@ -115,6 +115,20 @@ async def test_a_demo_session_needs_a_valid_json_body(
     assert response.json()["details"]
 
 
+async def test_a_demo_session_refuses_a_repeated_key(
+    harness: Harness, inspector: DatabaseInspector
+) -> None:
+    before = inspector.scalar("SELECT count(*) FROM customer_sessions")
+    response = await harness.client.post(
+        "/demo/session",
+        content=b'{"last_name": "approve", "last_name": "reject"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == ["last_name: duplicate key"]
+    assert inspector.scalar("SELECT count(*) FROM customer_sessions") == before
+
+
 async def test_the_demo_does_not_exist_in_production(production_client: httpx.AsyncClient) -> None:
     page = await production_client.get("/demo")
     session = await production_client.post("/demo/session", json={})

@@ -29,6 +29,26 @@ _ENDPOINT_COLUMNS = (
     "secret_version, secret_key_id, previous_secret_version, previous_secret_key_id, "
     "previous_secret_expires_at, created_at, updated_at"
 )
+_NOT_DELETED = "status <> 'deleted'"
+# One statement: the endpoint becomes a tombstone (its id stays, named by its past deliveries;
+# no URL, no secret version or master key id to re-derive a secret from) and its pending
+# deliveries dead, their leases dropped so a worker holding one cannot record it as delivered.
+# $1 endpoint id, $2 now, {scope} the partner ($3).
+_DELETE = """
+WITH deleted AS (
+    UPDATE webhook_endpoints SET status = 'deleted', url = '', secret_version = 0,
+        secret_key_id = '', previous_secret_version = NULL, previous_secret_key_id = NULL,
+        previous_secret_expires_at = NULL, updated_at = $2
+    WHERE id = $1 AND status <> 'deleted'{scope}
+    RETURNING id
+), cancelled AS (
+    UPDATE webhook_deliveries d SET status = 'dead', last_error = 'endpoint deleted',
+        updated_at = $2, locked_until = NULL, lease_token = NULL
+    FROM deleted WHERE d.endpoint_id = deleted.id AND d.status = 'pending'
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM cancelled) AS cancelled FROM deleted
+"""
 _EVENT_COLUMNS = (
     "upper(id::text) AS id, upper(partner_id::text) AS partner_id, type, payload, created_at"
 )
@@ -142,7 +162,7 @@ class PgWebhooks(PgRepository):
     async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]:
         rows = await self._fetch(
             f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE partner_id = $1 "
-            "ORDER BY created_at, id",
+            f"AND {_NOT_DELETED} ORDER BY created_at, id",
             partner_id,
         )
         return [_endpoint(r) for r in rows]
@@ -152,7 +172,8 @@ class PgWebhooks(PgRepository):
     ) -> WebhookEndpoint | None:
         scope, args = _partner_scope(partner_id, 2)
         row = await self._fetchrow(
-            f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1{scope}",
+            f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND {_NOT_DELETED}"
+            f"{scope}",
             endpoint_id,
             *args,
         )
@@ -164,12 +185,19 @@ class PgWebhooks(PgRepository):
         scope, args = _partner_scope(partner_id, 3)
         row = await self._fetchrow(
             "UPDATE webhook_endpoints SET status = 'disabled', updated_at = $2 "
-            f"WHERE id = $1{scope} RETURNING {_ENDPOINT_COLUMNS}",
+            f"WHERE id = $1 AND {_NOT_DELETED}{scope} RETURNING {_ENDPOINT_COLUMNS}",
             endpoint_id,
             now,
             *args,
         )
         return _endpoint(row) if row else None
+
+    async def delete_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None, now: int
+    ) -> bool:
+        scope, args = _partner_scope(partner_id, 3)
+        row = await self._fetchrow(_DELETE.format(scope=scope), endpoint_id, now, *args)
+        return row is not None
 
     async def rotate_webhook_endpoint_secret(
         self,
@@ -185,7 +213,7 @@ class PgWebhooks(PgRepository):
             "UPDATE webhook_endpoints SET previous_secret_version = secret_version, "
             "previous_secret_key_id = secret_key_id, previous_secret_expires_at = $3, "
             "secret_version = secret_version + 1, secret_key_id = $2, updated_at = $4 "
-            f"WHERE id = $1{scope} RETURNING {_ENDPOINT_COLUMNS}",
+            f"WHERE id = $1 AND {_NOT_DELETED}{scope} RETURNING {_ENDPOINT_COLUMNS}",
             endpoint_id,
             secret_key_id,
             previous_expires_at,

@@ -28,6 +28,20 @@ _ENDPOINT_COLUMNS = (
     "previous_secret_version, previous_secret_key_id, previous_secret_expires_at, created_at, "
     "updated_at"
 )
+_NOT_DELETED = "status <> 'deleted'"
+# A deleted endpoint keeps its id (its past deliveries name it) and nothing else worth having:
+# no URL, and no secret version or master key id to re-derive a signing secret from.
+_TOMBSTONE = (
+    "UPDATE webhook_endpoints SET status = 'deleted', url = '', secret_version = 0, "
+    "secret_key_id = '', previous_secret_version = NULL, previous_secret_key_id = NULL, "
+    "previous_secret_expires_at = NULL, updated_at = ?"
+)
+# Dropping the lease too: a worker holding one can no longer record its attempt as delivered.
+_CANCEL_PENDING = (
+    "UPDATE webhook_deliveries SET status = 'dead', last_error = 'endpoint deleted', "
+    "updated_at = ?, locked_until = NULL, lease_token = NULL "
+    "WHERE endpoint_id = ? AND status = 'pending'"
+)
 _EVENT_COLUMNS = "id, partner_id, type, payload, created_at"
 _DELIVERY_COLUMNS = (
     "id, event_id, endpoint_id, partner_id, status, attempts, next_attempt_at, last_attempt_at, "
@@ -88,7 +102,7 @@ class LiteWebhooks(LiteRepository):
     async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]:
         rows = await self._runner.read(
             f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE partner_id = ? "
-            "ORDER BY created_at, id",
+            f"AND {_NOT_DELETED} ORDER BY created_at, id",
             partner_id,
         )
         return [_endpoint(dict(r)) for r in rows]
@@ -98,7 +112,8 @@ class LiteWebhooks(LiteRepository):
     ) -> WebhookEndpoint | None:
         scope, args = _partner_scope(partner_id)
         rows = await self._runner.read(
-            f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?{scope}",
+            f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ? AND {_NOT_DELETED}"
+            f"{scope}",
             endpoint_id,
             *args,
         )
@@ -111,11 +126,28 @@ class LiteWebhooks(LiteRepository):
         row = await self._runner.write(
             lambda c: c.execute(
                 "UPDATE webhook_endpoints SET status = 'disabled', updated_at = ? "
-                f"WHERE id = ?{scope} RETURNING {_ENDPOINT_COLUMNS}",
+                f"WHERE id = ? AND {_NOT_DELETED}{scope} RETURNING {_ENDPOINT_COLUMNS}",
                 (now, endpoint_id, *args),
             ).fetchone()
         )
         return _endpoint(dict(row)) if row else None
+
+    async def delete_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None, now: int
+    ) -> bool:
+        scope, args = _partner_scope(partner_id)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            deleted = conn.execute(
+                f"{_TOMBSTONE} WHERE id = ? AND {_NOT_DELETED}{scope}",
+                (now, endpoint_id, *args),
+            )
+            if deleted.rowcount != 1:
+                return False
+            conn.execute(_CANCEL_PENDING, (now, endpoint_id))
+            return True
+
+        return await self._runner.write(work)
 
     async def rotate_webhook_endpoint_secret(
         self,
@@ -132,7 +164,7 @@ class LiteWebhooks(LiteRepository):
                 "UPDATE webhook_endpoints SET previous_secret_version = secret_version, "
                 "previous_secret_key_id = secret_key_id, previous_secret_expires_at = ?, "
                 "secret_version = secret_version + 1, secret_key_id = ?, updated_at = ? "
-                f"WHERE id = ?{scope} RETURNING {_ENDPOINT_COLUMNS}",
+                f"WHERE id = ? AND {_NOT_DELETED}{scope} RETURNING {_ENDPOINT_COLUMNS}",
                 (previous_expires_at, secret_key_id, now, endpoint_id, *args),
             ).fetchone()
         )
