@@ -45,6 +45,26 @@ def test_inner_layers_import_no_web_framework_or_surface(path: Path) -> None:
     assert not bad, f"{path.name} imports {bad}"
 
 
+# Infrastructure the service wires in through ports (Services): network code, adapters, the CLI.
+OUTER = (
+    "imprint_sessions.webhooks",
+    "imprint_sessions.adapters",
+    "imprint_sessions.ratelimit",
+    "imprint_sessions.services",
+    "imprint_sessions.cli",
+    "imprint_sessions.preflight",
+    "imprint_sessions.hot_paths",
+    "imprint_sessions.middleware",
+)
+
+
+@pytest.mark.parametrize("path", INNER, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_inner_layers_import_no_network_code_adapter_or_entry_point(path: Path) -> None:
+    """Regression: domain/webhooks.py imported webhooks.targets (DNS resolution) directly."""
+    bad = {name for name in imports_of(path) if name.startswith(OUTER)}
+    assert not bad, f"{path.name} imports {bad}"
+
+
 def test_storage_does_not_import_domain() -> None:
     for path in (PACKAGE / "storage").rglob("*.py"):
         assert not any(n.startswith("imprint_sessions.domain") for n in imports_of(path)), path
@@ -59,3 +79,29 @@ def test_the_check_sees_a_violation() -> None:
 def test_inner_layers_do_not_import_redis(path: Path) -> None:
     """Redis is infrastructure for rate limits (ratelimit.py), injected through Services."""
     assert not {n for n in imports_of(path) if n.split(".")[0] == "redis"}, path.name
+
+
+# Every top-level module and package of the service, by layer, so a new one cannot slip past the
+# layering checks above unclassified (one did: webhooks/ was never looked at from domain/).
+LAYERS = {
+    "surface": {"app", "cli", "client_api", "deps", "hosted", "hot_paths", "ops", "partner_api"},
+    "edge": {"json_body", "middleware", "preflight", "validation"},
+    "wiring": {"services", "config", "logs"},
+    "infrastructure": {"adapters", "ratelimit", "webhooks"},
+    "inner": {"domain", "storage", "errors", "secrets", "clock"},
+}
+
+
+def test_every_module_of_the_service_has_a_layer() -> None:
+    found = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    classified = set().union(*LAYERS.values())
+    assert found - classified == set(), "classify the new module in LAYERS"
+    assert classified - found == set(), "a module in LAYERS no longer exists"
+    inner_files = {
+        p.stem if p.parent == PACKAGE else p.relative_to(PACKAGE).parts[0] for p in INNER
+    }
+    assert inner_files == LAYERS["inner"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.domain.events import ENDPOINT_ENABLED, EVENT_TYPES, PENDING
@@ -29,7 +30,14 @@ from imprint_sessions.storage.records import (
     WebhookEvent,
 )
 from imprint_sessions.storage.repositories import Repositories
-from imprint_sessions.webhooks.targets import TargetPolicy
+
+
+class UrlVetting(Protocol):
+    """The port that checks a webhook URL before it is stored: its form and where its host
+    resolves (``webhooks.targets.TargetPolicy`` in the service; the domain does no networking)."""
+
+    async def check_url(self, url: str) -> None: ...
+
 
 ENDPOINT_DISABLED = "disabled"
 MAX_ENDPOINTS_PER_PARTNER = 16
@@ -86,7 +94,7 @@ async def create_webhook_endpoint(
     *,
     clock: Clock,
     box: SecretBox,
-    targets: TargetPolicy,
+    targets: UrlVetting,
     partner_id: str,
     url: str,
     event_types: list[str] | None = None,
