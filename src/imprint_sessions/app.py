@@ -43,6 +43,7 @@ from imprint_sessions.partner_api.openapi import add_partner_api_openapi
 from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
 from imprint_sessions.ratelimit import build_rate_limiter
 from imprint_sessions.secrets import SecretBox
+from imprint_sessions.served_contract import complete_served_contract
 from imprint_sessions.services import Services
 from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.storage.urls import backend
@@ -201,6 +202,7 @@ def _install_openapi(app: FastAPI) -> None:
                     operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
         add_client_api_openapi(spec)  # its own bodies, and its own credential
         add_partner_api_openapi(spec)  # issue 5's bodies; no FastAPI 422 on /v2/
+        complete_served_contract(spec)  # bodies' requiredness, response headers, links, webhooks
         app.openapi_schema = spec
         return spec
 

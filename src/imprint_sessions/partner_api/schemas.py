@@ -60,9 +60,10 @@ __all__ = [
 def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """Publish optional fields as the seed does: absent when unknown, never ``null``.
 
-    An optional field is ``X | None`` in Python so that an explicit JSON ``null`` is accepted as
-    "absent"; pydantic renders that as ``anyOf: [X, {type: null}]`` with ``default: null``, which
-    the seed does not say. The null branch and the null default are dropped from the schema.
+    An optional field is ``X | None`` in Python (``None`` is "not sent"); pydantic renders that as
+    ``anyOf: [X, {type: null}]`` with ``default: null``, which the seed does not say. The null
+    branch and the null default are dropped from the schema, and a request body refuses an
+    explicit ``null`` (``_RequestBody``), so what is published is what is enforced.
     """
     for prop in schema.get("properties", {}).values():
         branches = prop.get("anyOf")
@@ -79,6 +80,15 @@ class _RequestBody(BaseModel):
     # Unknown fields are ignored, not refused: the seed leaves additionalProperties open, and a
     # partner sending a field from a newer API version must not start failing.
     model_config = ConfigDict(extra="ignore", json_schema_extra=_without_null)
+
+    # The seed types every field (``customer_id: string``), never ``null``: a field is sent with a
+    # value of its type or left out. Runs for sent fields only (defaults are not validated).
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null", "must not be null (leave the field out instead)")
+        return value
 
 
 class _ResponseBody(BaseModel):
@@ -288,7 +298,12 @@ class CustomerSession(_ResponseBody):
     )
 
 
-class InvalidRequestError(_ResponseBody):
+class _ErrorBody(_ResponseBody):
+    # An error body has exactly its declared keys, so a client can parse it strictly.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
+
+
+class InvalidRequestError(_ErrorBody):
     """The body of a 400 (and of 401, 403, 413, 429 and 5xx): every problem, at once."""
 
     path: str = Field(
@@ -306,7 +321,7 @@ class InvalidRequestError(_ResponseBody):
     )
 
 
-class NotFoundError(_ResponseBody):
+class NotFoundError(_ErrorBody):
     """The body of a 404."""
 
     type: str = Field(
@@ -323,7 +338,7 @@ class NotFoundError(_ResponseBody):
     )
 
 
-class ConflictError(_ResponseBody):
+class ConflictError(_ErrorBody):
     """The body of a 409."""
 
     type: str = Field(description="The kind of conflict", examples=["CONFLICT_ERROR"])

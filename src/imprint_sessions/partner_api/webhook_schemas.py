@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS
 from imprint_sessions.partner_api.schemas import _RequestBody, _ResponseBody
 from imprint_sessions.validation import Identifier
 
@@ -26,18 +27,23 @@ class CreateWebhookEndpointRequest(_RequestBody):
         ),
         examples=["https://partner.example.com/imprint/webhooks"],
     )
+    # At least one, none twice: checked by the domain (``domain/webhooks.py``), published here.
     event_types: list[EventType] | None = Field(
         default=None,
-        description="The event types to send here (default: all)",
+        description="The event types to send here, each at most once (default: all)",
         examples=[["APPLICATION", "PAYMENT_METHOD"]],
+        json_schema_extra={"minItems": 1, "uniqueItems": True},
     )
 
 
 class RotateWebhookSecretRequest(_RequestBody):
     """The (optional) body of POST /v2/webhook_endpoints/{endpoint_id}/rotate_secret."""
 
+    # The bounds are checked by the domain (``rotate_webhook_secret``), published here.
     grace_period_seconds: int | None = Field(
         default=None,
+        strict=True,
+        json_schema_extra={"minimum": 0, "maximum": MAX_GRACE_SECONDS},
         description=(
             "How long the replaced secret keeps signing beside the new one (0 to 604800; default "
             "the deployment's, 86400). 0 retires it at once (a leaked secret)."
