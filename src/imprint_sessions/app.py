@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -121,6 +122,16 @@ def client_disconnected_response(request: Request) -> Response:
     )
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the served spec documents at ``path`` (empty for an undocumented path)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def imprint_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ImprintError)
@@ -139,11 +150,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = "no such endpoint" if exc.status_code == 404 else str(exc.detail).lower()
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path served
+            # by several routes (GET and POST /v2/customers) allows all of theirs.
+            allowed = _allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return Response(
             render_error(request.url.path, exc.status_code, [f"path: {detail}"]),
             exc.status_code,
             media_type="application/json",
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -49,6 +49,7 @@ __all__ = [
     "CurrencyCode",
     "EmailAddress",
     "Identifier",
+    "JsonInteger",
     "LanguageCode",
     "LoyaltyTier",
     "Metadata",
@@ -331,17 +332,38 @@ EmailAddress = Annotated[
 """A well-formed address (syntax only, no DNS), echoed as sent."""
 
 PhoneNumber = Annotated[
-    str, Field(strict=True, max_length=PHONE_MAX_LENGTH), AfterValidator(_check_phone)
+    str,
+    # The pattern is E.164's shape; the number must also be a valid one (phonenumbers), which no
+    # pattern can say.
+    Field(
+        strict=True,
+        max_length=PHONE_MAX_LENGTH,
+        json_schema_extra={"pattern": r"^\+[1-9][0-9]{1,14}$"},
+    ),
+    AfterValidator(_check_phone),
 ]
 """A valid number in canonical E.164 spelling, e.g. ``+14155552671``."""
 
-LanguageCode = Annotated[str, Field(strict=True), AfterValidator(_check_language)]
+# The code lists are published as enums: a client learns the valid codes from the spec.
+LanguageCode = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"enum": sorted(_LANGUAGE_CODES)}),
+    AfterValidator(_check_language),
+]
 """ISO 639-1, lower case only (``en``)."""
 
-CountryCode = Annotated[str, Field(strict=True), AfterValidator(_check_country)]
+CountryCode = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"enum": sorted(_COUNTRY_CODES)}),
+    AfterValidator(_check_country),
+]
 """ISO-3166-1 alpha-3, upper case only (``USA``)."""
 
-CurrencyCode = Annotated[str, Field(strict=True), AfterValidator(_check_currency)]
+CurrencyCode = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"enum": sorted(_CURRENCY_CODES)}),
+    AfterValidator(_check_currency),
+]
 """ISO-4217, upper case only (``USD``)."""
 
 Ssn = Annotated[
@@ -356,13 +378,28 @@ Ssn = Annotated[
 """A full US Social Security number, with or without dashes. Never stored, logged or echoed."""
 
 Rfc3339Timestamp = Annotated[
-    str, Field(strict=True, max_length=TIMESTAMP_MAX_LENGTH), AfterValidator(_check_timestamp)
+    str,
+    Field(strict=True, max_length=TIMESTAMP_MAX_LENGTH, json_schema_extra={"format": "date-time"}),
+    AfterValidator(_check_timestamp),
 ]
 """A full RFC-3339 date-time with ``Z`` or an offset, kept as the string sent."""
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    # JSON Schema's "integer" is any number with a zero fraction: 5.0 is the integer 5 (a client
+    # may serialise it so). A fraction, a string or a boolean is still refused by strict int.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInteger = BeforeValidator(_whole_float_as_int)
+"""Put before a strict ``int``: accept what JSON Schema calls an integer, and only that."""
 
 NonNegativeInteger = Annotated[
     int,
     Field(strict=True, ge=0, le=INTEGER_MAX),
+    JsonInteger,
     # The bound is stated as a format: FastAPI renders "maximum" as a float, which rounds
     # 2**63-1 up to 2**63 and would advertise a value we refuse.
     WithJsonSchema({"type": "integer", "format": "int64", "minimum": 0}),

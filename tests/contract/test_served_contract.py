@@ -179,3 +179,43 @@ def test_webhooks_are_published_with_body_and_signature_header(
     # Every key is always sent: required, null where the value may be unknown.
     assert set(data["required"]) == set(data["properties"])
     assert {"customer_id", "partner_customer_id", "created_at"} <= set(data["properties"])
+
+
+PYDANTIC_KEYWORDS = {"ge", "le", "gt", "lt", "strict", "min_length", "max_length", "multiple_of"}
+
+
+def _keys(node: Any, where: str = "") -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            # Property names are data, not keywords (a field may be called "le").
+            if not where.endswith("/properties"):
+                found.append((where, key))
+            found += _keys(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _keys(value, f"{where}/{index}")
+    return found
+
+
+def test_every_constraint_is_a_json_schema_keyword(spec: dict[str, Any]) -> None:
+    # A validator placed before a Field in Annotated once published "ge": 60 instead of
+    # "minimum": 60: a constraint no client or tester can read.
+    leftovers = [(where, key) for where, key in _keys(spec) if key in PYDANTIC_KEYWORDS]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize(
+    ("schema", "field", "value"),
+    [
+        ("CustomerAccountHistory", "ltv_currency", "USD"),
+        ("CustomerAccountHistory", "preferred_language", "en"),
+        ("Address", "country", "USA"),
+    ],
+)
+def test_code_lists_are_published_as_enums(
+    spec: dict[str, Any], schema: str, field: str, value: str
+) -> None:
+    enum = spec["components"]["schemas"][schema]["properties"][field]["enum"]
+    assert value in enum
+    assert value.lower() not in enum or value.lower() == value

@@ -24,6 +24,7 @@ from imprint_sessions.storage.records import Application, ClientContext, Custome
 from imprint_sessions.validation import (
     INTEGER_MAX,
     EmailAddress,
+    JsonInteger,
     LanguageCode,
     NonNegativeInteger,
     PersonName,
@@ -56,9 +57,11 @@ class ExchangeRequest(_Request):
 class DateOfBirth(_Request):
     """A calendar date; it must exist and lie in the past."""
 
-    year: int = Field(strict=True, ge=EARLIEST_BIRTH_YEAR, le=9999, examples=[1990])
-    month: int = Field(strict=True, ge=1, le=12, examples=[7])
-    day: int = Field(strict=True, ge=1, le=31, examples=[14])
+    year: Annotated[int, JsonInteger] = Field(
+        strict=True, ge=EARLIEST_BIRTH_YEAR, le=9999, examples=[1990]
+    )
+    month: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=12, examples=[7])
+    day: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=31, examples=[14])
 
     def as_date(self) -> date:
         return date(self.year, self.month, self.day)
@@ -119,8 +122,8 @@ IncomeType = Literal[
     "GOVTASSISTANCE",
     "OTHER",
 ]
-PositiveAmount = Annotated[int, Field(strict=True, ge=1, le=INTEGER_MAX)]
-TermMonths = Annotated[int, Field(strict=True, ge=1, le=MAX_TERM_MONTHS)]
+PositiveAmount = Annotated[int, Field(strict=True, ge=1, le=INTEGER_MAX), JsonInteger]
+TermMonths = Annotated[int, Field(strict=True, ge=1, le=MAX_TERM_MONTHS), JsonInteger]
 
 
 class CreateApplication(_Request):

@@ -18,6 +18,7 @@ from imprint_sessions.validation import (
     CurrencyCode,
     EmailAddress,
     Identifier,
+    JsonInteger,
     LanguageCode,
     LoyaltyTier,
     Metadata,
@@ -194,7 +195,7 @@ class CustomerAccountHistory(_ContactFields):
 
 
 SessionLifetime = Annotated[
-    int, Field(strict=True, ge=SESSION_TTL_MIN_SECONDS, le=SESSION_TTL_MAX_SECONDS)
+    int, Field(strict=True, ge=SESSION_TTL_MIN_SECONDS, le=SESSION_TTL_MAX_SECONDS), JsonInteger
 ]
 
 
@@ -350,16 +351,18 @@ class ConflictError(_ErrorBody):
 
 # -- partner API completeness (issue 5): customers, payment methods, keys, session lifecycle ------
 
-ListLimit = Annotated[int, Field(strict=True, ge=1, le=LIST_LIMIT_MAX)]
+ListLimit = Annotated[int, Field(strict=True, ge=1, le=LIST_LIMIT_MAX), JsonInteger]
 _DATE_OF_BIRTH_MIN_YEAR = 1900
 
 
 class DateOfBirthInput(_RequestBody):
     """A date of birth: a real calendar date, from 1900 and not in the future."""
 
-    year: int = Field(strict=True, ge=_DATE_OF_BIRTH_MIN_YEAR, le=9999, examples=[1990])
-    month: int = Field(strict=True, ge=1, le=12, examples=[4])
-    day: int = Field(strict=True, ge=1, le=31, examples=[15])
+    year: Annotated[int, JsonInteger] = Field(
+        strict=True, ge=_DATE_OF_BIRTH_MIN_YEAR, le=9999, examples=[1990]
+    )
+    month: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=12, examples=[4])
+    day: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=31, examples=[15])
 
     @model_validator(mode="after")
     def _a_real_past_date(self) -> DateOfBirthInput:

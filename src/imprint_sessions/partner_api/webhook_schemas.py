@@ -6,13 +6,13 @@ never null; timestamps RFC-3339 with milliseconds; statuses in capitals).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS
 from imprint_sessions.partner_api.schemas import _RequestBody, _ResponseBody
-from imprint_sessions.validation import Identifier
+from imprint_sessions.validation import Identifier, JsonInteger
 
 EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
 
@@ -40,7 +40,7 @@ class RotateWebhookSecretRequest(_RequestBody):
     """The (optional) body of POST /v2/webhook_endpoints/{endpoint_id}/rotate_secret."""
 
     # The bounds are checked by the domain (``rotate_webhook_secret``), published here.
-    grace_period_seconds: int | None = Field(
+    grace_period_seconds: Annotated[int, JsonInteger] | None = Field(
         default=None,
         strict=True,
         json_schema_extra={"minimum": 0, "maximum": MAX_GRACE_SECONDS},
