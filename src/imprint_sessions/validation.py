@@ -311,18 +311,42 @@ def _check_no_nul(value: str) -> str:
 
 
 _NoNul = AfterValidator(_check_no_nul)
+_NO_NUL_PATTERN = {"pattern": "^[^\u0000]*$"}  # what _NoNul refuses, as the schema says it
 
 Identifier = Annotated[
-    str, Field(strict=True, min_length=1, max_length=IDENTIFIER_MAX_LENGTH), _NoNul
+    str,
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=IDENTIFIER_MAX_LENGTH,
+        json_schema_extra=_NO_NUL_PATTERN,
+    ),
+    _NoNul,
 ]
 """An opaque identifier: customer_id, partner_customer_id."""
 
-PersonName = Annotated[str, Field(strict=True, max_length=NAME_MAX_LENGTH), _NoNul]
-Source = Annotated[str, Field(strict=True, max_length=SOURCE_MAX_LENGTH), _NoNul]
-LoyaltyTier = Annotated[str, Field(strict=True, max_length=LOYALTY_TIER_MAX_LENGTH), _NoNul]
-AddressLine = Annotated[str, Field(strict=True, max_length=ADDRESS_LINE_MAX_LENGTH), _NoNul]
+PersonName = Annotated[
+    str, Field(strict=True, max_length=NAME_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN), _NoNul
+]
+Source = Annotated[
+    str, Field(strict=True, max_length=SOURCE_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN), _NoNul
+]
+LoyaltyTier = Annotated[
+    str,
+    Field(strict=True, max_length=LOYALTY_TIER_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN),
+    _NoNul,
+]
+AddressLine = Annotated[
+    str,
+    Field(strict=True, max_length=ADDRESS_LINE_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN),
+    _NoNul,
+]
 """street_line1, street_line2, city, state."""
-PostalCode = Annotated[str, Field(strict=True, max_length=POSTAL_CODE_MAX_LENGTH), _NoNul]
+PostalCode = Annotated[
+    str,
+    Field(strict=True, max_length=POSTAL_CODE_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN),
+    _NoNul,
+]
 
 EmailAddress = Annotated[
     str,

@@ -219,3 +219,18 @@ def test_code_lists_are_published_as_enums(
     enum = spec["components"]["schemas"][schema]["properties"][field]["enum"]
     assert value in enum
     assert value.lower() not in enum or value.lower() == value
+
+
+def test_every_body_model_is_published_as_itself(spec: dict[str, Any]) -> None:
+    # The client API's date of birth (1900.., a real past date) was published as the partner
+    # API's unconstrained response DateOfBirth: two models under one component name.
+    from imprint_sessions.client_api.routes import _BODY_MODELS as CLIENT_BODIES
+    from imprint_sessions.partner_api.openapi import _BODY_MODELS as PARTNER_BODIES
+    from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
+
+    components = spec["components"]["schemas"]
+    for model in (*CLIENT_BODIES, *PARTNER_BODIES, CreateCustomerSessionRequest):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            assert components[name] == definition, (model.__name__, name)
+        assert components[model.__name__] == schema, model.__name__

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import pydantic
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from imprint_sessions.clock import rfc3339_ms
@@ -54,7 +55,7 @@ class ExchangeRequest(_Request):
     )
 
 
-class DateOfBirth(_Request):
+class ProfileDateOfBirth(_Request):
     """A calendar date; it must exist and lie in the past."""
 
     year: Annotated[int, JsonInteger] = Field(
@@ -67,7 +68,7 @@ class DateOfBirth(_Request):
         return date(self.year, self.month, self.day)
 
     @model_validator(mode="after")
-    def _real_and_past(self, info: ValidationInfo) -> DateOfBirth:
+    def _real_and_past(self, info: ValidationInfo) -> ProfileDateOfBirth:
         try:
             born = self.as_date()
         except ValueError:
@@ -89,7 +90,7 @@ class ProfileUpdate(_Request):
     first_name: PersonName | None = None
     last_name: PersonName | None = None
     preferred_language: LanguageCode | None = None
-    date_of_birth: DateOfBirth | None = None
+    date_of_birth: ProfileDateOfBirth | None = None
     address: Address | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -97,7 +98,7 @@ class ProfileUpdate(_Request):
         changed: dict[str, Any] = {}
         for name in self.model_fields_set:
             value = getattr(self, name)
-            if isinstance(value, DateOfBirth):
+            if isinstance(value, ProfileDateOfBirth):
                 value = value.as_date()
             elif isinstance(value, Address):
                 value = value.model_dump(exclude_none=True)
@@ -126,9 +127,21 @@ PositiveAmount = Annotated[int, Field(strict=True, ge=1, le=INTEGER_MAX), JsonIn
 TermMonths = Annotated[int, Field(strict=True, ge=1, le=MAX_TERM_MONTHS), JsonInteger]
 
 
+# A loan names its amount and term (``_required_for_a_loan``), as a schema can say it.
+_LOAN_NEEDS_AMOUNT_AND_TERM: JsonDict = {
+    "if": {"properties": {"type": {"const": "LOAN"}}, "required": ["type"]},
+    "then": {
+        "required": ["amount", "term_months"],
+        "properties": {"amount": {"type": "integer"}, "term_months": {"type": "integer"}},
+    },
+}
+
+
 class CreateApplication(_Request):
     """An application for a card or a loan. Contact fields left out come from the profile, then
     from the session's customer history."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_LOAN_NEEDS_AMOUNT_AND_TERM)
 
     type: Literal["CARD", "LOAN"]
     ssn4: Ssn4 = Field(description="Last four digits of the applicant's SSN")
@@ -148,7 +161,7 @@ class CreateApplication(_Request):
     last_name: PersonName | None = None
     email: EmailAddress | None = None
     phone: PhoneNumber | None = Field(default=None, description="Must be the verified phone")
-    date_of_birth: DateOfBirth | None = None
+    date_of_birth: ProfileDateOfBirth | None = None
     address: Address | None = None
 
     @field_validator("amount", "term_months")

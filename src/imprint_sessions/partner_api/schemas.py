@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -75,6 +75,13 @@ def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
                 prop.update(rest[0])
         if "default" in prop and prop["default"] is None:
             del prop["default"]
+    # A model's own rules on a shared field type (a name that may not be blanked).
+    for name, extra in getattr(model, "PROPERTY_SCHEMA", {}).items():
+        schema["properties"][name].update(extra)
+    # A field that needs another (a currency its amount): JSON Schema's dependentRequired.
+    dependent: dict[str, list[str]] = getattr(model, "DEPENDENT_REQUIRED", {})
+    if dependent:
+        schema["dependentRequired"] = dependent
 
 
 class _RequestBody(BaseModel):
@@ -148,6 +155,8 @@ class _ContactFields(_RequestBody):
 class CustomerAccountHistory(_ContactFields):
     """A Customer's account history with the partner"""
 
+    DEPENDENT_REQUIRED: ClassVar[dict[str, list[str]]] = {"ltv_currency": ["ltv_amount"]}
+
     address: Address | None = None
     account_tenure: NonNegativeInteger | None = Field(
         default=None,
@@ -201,6 +210,10 @@ SessionLifetime = Annotated[
 
 class CreateCustomerSessionRequest(_RequestBody):
     """The body of POST /v2/customer_sessions; every field is optional."""
+
+    DEPENDENT_REQUIRED: ClassVar[dict[str, list[str]]] = {
+        "transaction_currency": ["transaction_amount"]
+    }
 
     customer_id: Identifier | None = Field(
         default=None,
@@ -382,6 +395,8 @@ class DateOfBirthInput(_RequestBody):
 class SearchCustomersRequest(_RequestBody):
     """The body of POST /v2/customers: a search, not a create. Every given filter must match."""
 
+    DEPENDENT_REQUIRED: ClassVar[dict[str, list[str]]] = {"ssn": ["date_of_birth"]}
+
     partner_customer_id: Identifier | None = Field(
         default=None,
         description="The unique identifier for the customer in the partner's system",
@@ -451,6 +466,11 @@ class UpdateCustomerRequest(_ContactFields):
         ),
         examples=[{"loyalty_id": "L-123", "old_key": ""}],
     )
+
+    PROPERTY_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {
+        "first_name": {"minLength": 1},
+        "last_name": {"minLength": 1},
+    }
 
     # A name can be corrected, not blanked (no field of an update clears one).
     @field_validator("first_name", "last_name")
