@@ -34,6 +34,7 @@ _KNOWN: dict[str, dict[str, str]] = json.loads(os.environ.get("IMPRINT_ST_KNOWN"
 _CURSORS = _KNOWN.get("cursors", {})
 _PATH_IDS = _KNOWN.get("path", {})
 _ALTERNATE = itertools.cycle((True, False))
+_PHONE_SUFFIXES = itertools.cycle(range(1000, 10000))  # +1 415 555 1000..9999 are all valid
 # A number phonenumbers calls valid: a schema-valid E.164 string mostly is not a real number
 # (validation.PhoneNumber; tests/unit/test_validation.py, "Phone").
 _VALID_PHONE = "+14155552671"
@@ -72,8 +73,11 @@ def _fresh_client_token(*, verified: bool) -> str:
     secret = _call("POST", "/v2/customer_sessions", api_key, {})["client_secret"]
     exchanged = _call("POST", "/v2/client/exchange", None, {"client_secret": secret})
     token = str(exchanged["access_token"])
-    # A complete profile (an application needs a name, an email and an address from it).
-    _call("POST", "/v2/client/profile", token, {**PROFILE, "phone": _VALID_PHONE})
+    # A complete profile (an application needs a name, an email and an address from it), and a
+    # phone of its own: an open application of another session with the same phone would move
+    # to this one when the phone is verified (README, "resumed").
+    phone = f"+1415555{next(_PHONE_SUFFIXES):04d}"
+    _call("POST", "/v2/client/profile", token, {**PROFILE, "phone": phone})
     if verified:
         _call("POST", "/v2/client/phone/verification", token)
         _call("POST", "/v2/client/phone/verification/confirm", token, {"code": _SANDBOX_CODE})
@@ -167,6 +171,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
             body["code"] = _SANDBOX_CODE
     elif operation_id == "createClientApplication":
         _authorize(case, _fresh_client_token(verified=True))
+        if isinstance(body, dict):
+            body.pop("phone", None)  # the profile's, verified (a phone sent must be that one)
     elif operation_id == "acceptClientApplicationOffer" and next(_ALTERNATE):
         # Every other positive request accepts an offer that is open (a fresh session's approved
         # application); the others name an application that is not there or not open (404, 409).

@@ -17,7 +17,7 @@ from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.domain.applications import offer_of
+from imprint_sessions.domain.applications import REQUIRED_ADDRESS_FIELDS, offer_of
 from imprint_sessions.domain.profiles import loads, prefill, profile_value
 from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.schemas import Address
@@ -137,11 +137,30 @@ _LOAN_NEEDS_AMOUNT_AND_TERM: JsonDict = {
 }
 
 
+def _application_schema(schema: JsonDict) -> None:
+    """A loan's amount and term; and an address sent is used whole, so it must be complete
+    (``domain.applications``: each of its required fields present and not empty)."""
+    schema.update(_LOAN_NEEDS_AMOUNT_AND_TERM)
+    properties = schema["properties"]
+    assert isinstance(properties, dict)
+    address = properties["address"]
+    assert isinstance(address, dict)
+    assert isinstance(address["anyOf"], list)
+    reference = address["anyOf"][0]
+    assert isinstance(reference, dict)
+    complete: JsonDict = {
+        "$ref": reference["$ref"],
+        "required": list(REQUIRED_ADDRESS_FIELDS),
+        "properties": {name: {"minLength": 1} for name in REQUIRED_ADDRESS_FIELDS},
+    }
+    properties["address"] = {"anyOf": [complete, {"type": "null"}], "default": None}
+
+
 class CreateApplication(_Request):
     """An application for a card or a loan. Contact fields left out come from the profile, then
     from the session's customer history."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_LOAN_NEEDS_AMOUNT_AND_TERM)
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_application_schema)
 
     type: Literal["CARD", "LOAN"]
     ssn4: Ssn4 = Field(description="Last four digits of the applicant's SSN")
