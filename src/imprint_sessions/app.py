@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ from imprint_sessions.partner_api.openapi import add_partner_api_openapi
 from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
 from imprint_sessions.ratelimit import build_rate_limiter
 from imprint_sessions.secrets import SecretBox
+from imprint_sessions.served_contract import complete_served_contract
 from imprint_sessions.services import Services
 from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.validation import error_details
@@ -119,6 +121,16 @@ def client_disconnected_response(request: Request) -> Response:
     )
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the served spec documents at ``path`` (empty for an undocumented path)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def imprint_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ImprintError)
@@ -137,11 +149,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = "no such endpoint" if exc.status_code == 404 else str(exc.detail).lower()
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path served
+            # by several routes (GET and POST /v2/customers) allows all of theirs.
+            allowed = _allowed_methods(app, request.url.path)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         return Response(
             render_error(request.url.path, exc.status_code, [f"path: {detail}"]),
             exc.status_code,
             media_type="application/json",
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -200,6 +219,7 @@ def _install_openapi(app: FastAPI) -> None:
                     operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
         add_client_api_openapi(spec)  # its own bodies, and its own credential
         add_partner_api_openapi(spec)  # issue 5's bodies; no FastAPI 422 on /v2/
+        complete_served_contract(spec)  # bodies' requiredness, response headers, links, webhooks
         app.openapi_schema = spec
         return spec
 

@@ -26,7 +26,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imprint_sessions.client_api.exchange import exchange
 from imprint_sessions.errors import ImprintError
-from imprint_sessions.partner_api.auth import authenticate_partner, resolve_merchant_key
+from imprint_sessions.partner_api.auth import (
+    MERCHANT_KEY_HEADER,
+    authenticate_partner,
+    resolve_merchant_key,
+)
 from imprint_sessions.partner_api.customer_sessions import create_session, get_session
 from imprint_sessions.partner_api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
 from imprint_sessions.services import Services
@@ -42,7 +46,7 @@ _EXCHANGE = "/v2/client/exchange"
 
 async def _create_session(request: Request, services: Services) -> Response:
     principal = await authenticate_partner(request, services)
-    merchant_key = await resolve_merchant_key(request, principal)
+    merchant_key = await resolve_merchant_key(principal, request.headers.get(MERCHANT_KEY_HEADER))
     idempotency = await idempotent(
         request, services, principal, request.headers.get(IDEMPOTENCY_KEY_HEADER)
     )

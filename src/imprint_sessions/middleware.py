@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from imprint_sessions.logs import redact_credentials, request_id_var
 
 __all__ = [
+    "REQUEST_ID_PATTERN",
     "REQUEST_ID_SCOPE_KEY",
     "BodySizeLimitMiddleware",
     "RequestIdMiddleware",
@@ -26,7 +27,8 @@ _REQUEST_ID_HEADER = b"request-id"
 # Where the id is also left in the scope, for the one handler that runs outside this middleware:
 # Starlette's ServerErrorMiddleware (outermost) renders unhandled errors as 500s.
 REQUEST_ID_SCOPE_KEY = "imprint.request_id"
-_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # the caller's id, if it fits; else one of ours
+_VALID_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 _MAX_LOGGED_QUERY_KEYS = 50
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
+from pydantic import BaseModel
 
 from imprint_sessions.deps import Svc
 from imprint_sessions.partner_api.errors_doc import error_responses
@@ -10,7 +13,20 @@ from imprint_sessions.partner_api.errors_doc import error_responses
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/healthz", operation_id="healthz", responses={200: {"description": "Up"}})
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+
+
+@router.get(
+    "/healthz",
+    operation_id="healthz",
+    response_model=Health,
+    responses={200: {"description": "Up"}},
+)
 async def healthz() -> Response:
     """The process is up (it does not touch the database)."""
     return Response(b'{"status":"ok"}', media_type="application/json")
@@ -19,6 +35,7 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     operation_id="readyz",
+    response_model=Readiness,
     responses={200: {"description": "Ready"}, **error_responses(503)},
 )
 async def readyz(services: Svc) -> Response:

@@ -50,6 +50,7 @@ __all__ = [
     "CurrencyCode",
     "EmailAddress",
     "Identifier",
+    "JsonInteger",
     "LanguageCode",
     "LoyaltyTier",
     "Metadata",
@@ -315,18 +316,42 @@ def _check_no_nul(value: str) -> str:
 
 
 _NoNul = AfterValidator(_check_no_nul)
+_NO_NUL_PATTERN = {"pattern": "^[^\u0000]*$"}  # what _NoNul refuses, as the schema says it
 
 Identifier = Annotated[
-    str, Field(strict=True, min_length=1, max_length=IDENTIFIER_MAX_LENGTH), _NoNul
+    str,
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=IDENTIFIER_MAX_LENGTH,
+        json_schema_extra=_NO_NUL_PATTERN,
+    ),
+    _NoNul,
 ]
 """An opaque identifier: customer_id, partner_customer_id."""
 
-PersonName = Annotated[str, Field(strict=True, max_length=NAME_MAX_LENGTH), _NoNul]
-Source = Annotated[str, Field(strict=True, max_length=SOURCE_MAX_LENGTH), _NoNul]
-LoyaltyTier = Annotated[str, Field(strict=True, max_length=LOYALTY_TIER_MAX_LENGTH), _NoNul]
-AddressLine = Annotated[str, Field(strict=True, max_length=ADDRESS_LINE_MAX_LENGTH), _NoNul]
+PersonName = Annotated[
+    str, Field(strict=True, max_length=NAME_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN), _NoNul
+]
+Source = Annotated[
+    str, Field(strict=True, max_length=SOURCE_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN), _NoNul
+]
+LoyaltyTier = Annotated[
+    str,
+    Field(strict=True, max_length=LOYALTY_TIER_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN),
+    _NoNul,
+]
+AddressLine = Annotated[
+    str,
+    Field(strict=True, max_length=ADDRESS_LINE_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN),
+    _NoNul,
+]
 """street_line1, street_line2, city, state."""
-PostalCode = Annotated[str, Field(strict=True, max_length=POSTAL_CODE_MAX_LENGTH), _NoNul]
+PostalCode = Annotated[
+    str,
+    Field(strict=True, max_length=POSTAL_CODE_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN),
+    _NoNul,
+]
 
 EmailAddress = Annotated[
     str,
@@ -336,17 +361,38 @@ EmailAddress = Annotated[
 """A well-formed address (syntax only, no DNS), echoed as sent."""
 
 PhoneNumber = Annotated[
-    str, Field(strict=True, max_length=PHONE_MAX_LENGTH), AfterValidator(_check_phone)
+    str,
+    # The pattern is E.164's shape; the number must also be a valid one (phonenumbers), which no
+    # pattern can say.
+    Field(
+        strict=True,
+        max_length=PHONE_MAX_LENGTH,
+        json_schema_extra={"pattern": r"^\+[1-9][0-9]{1,14}$"},
+    ),
+    AfterValidator(_check_phone),
 ]
 """A valid number in canonical E.164 spelling, e.g. ``+14155552671``."""
 
-LanguageCode = Annotated[str, Field(strict=True), AfterValidator(_check_language)]
+# The code lists are published as enums: a client learns the valid codes from the spec.
+LanguageCode = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"enum": sorted(_LANGUAGE_CODES)}),
+    AfterValidator(_check_language),
+]
 """ISO 639-1, lower case only (``en``)."""
 
-CountryCode = Annotated[str, Field(strict=True), AfterValidator(_check_country)]
+CountryCode = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"enum": sorted(_COUNTRY_CODES)}),
+    AfterValidator(_check_country),
+]
 """ISO-3166-1 alpha-3, upper case only (``USA``)."""
 
-CurrencyCode = Annotated[str, Field(strict=True), AfterValidator(_check_currency)]
+CurrencyCode = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"enum": sorted(_CURRENCY_CODES)}),
+    AfterValidator(_check_currency),
+]
 """ISO-4217, upper case only (``USD``)."""
 
 Ssn = Annotated[
@@ -361,13 +407,28 @@ Ssn = Annotated[
 """A full US Social Security number, with or without dashes. Never stored, logged or echoed."""
 
 Rfc3339Timestamp = Annotated[
-    str, Field(strict=True, max_length=TIMESTAMP_MAX_LENGTH), AfterValidator(_check_timestamp)
+    str,
+    Field(strict=True, max_length=TIMESTAMP_MAX_LENGTH, json_schema_extra={"format": "date-time"}),
+    AfterValidator(_check_timestamp),
 ]
 """A full RFC-3339 date-time with ``Z`` or an offset, kept as the string sent."""
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    # JSON Schema's "integer" is any number with a zero fraction: 5.0 is the integer 5 (a client
+    # may serialise it so). A fraction, a string or a boolean is still refused by strict int.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInteger = BeforeValidator(_whole_float_as_int)
+"""Put before a strict ``int``: accept what JSON Schema calls an integer, and only that."""
 
 NonNegativeInteger = Annotated[
     int,
     Field(strict=True, ge=0, le=INTEGER_MAX),
+    JsonInteger,
     # The bound is stated as a format: FastAPI renders "maximum" as a float, which rounds
     # 2**63-1 up to 2**63 and would advertise a value we refuse.
     WithJsonSchema({"type": "integer", "format": "int64", "minimum": 0}),

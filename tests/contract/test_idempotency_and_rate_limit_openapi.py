@@ -57,6 +57,7 @@ def test_every_idempotent_post_documents_the_header_409_422_and_replays(
             "type": "string",
             "minLength": 1,
             "maxLength": 255,
+            "pattern": "^[\\x20-\\x7e]{1,255}$",  # printable ASCII, as check_key enforces
             "title": "Idempotency-Key",
         }
         assert "24 hours" in parameter["description"]

@@ -268,9 +268,17 @@ async def test_unknown_fields_are_ignored(harness: Harness) -> None:
     assert response.status_code == 200
 
 
-async def test_explicit_nulls_are_absent_fields(harness: Harness) -> None:
-    _, key = await harness.new_partner()
+async def test_explicit_nulls_are_refused_and_nothing_is_written(
+    harness: Harness, inspector: DatabaseInspector
+) -> None:
+    # The seed (and the served spec) type these fields without null; schemathesis found a null
+    # accepted, against the spec. A null is now a 400 naming each field, like any wrong type.
+    partner_id, key = await harness.new_partner()
     body = {"customer_id": None, "metadata": None, "source": None, H: None}
     response = await harness.client.post(URL, json=body, auth=(key, ""))
-    assert response.status_code == 200
-    assert set(response.json()) == {"id", "client_secret", "expires_at"}
+    assert response.status_code == 400
+    null = "must not be null (leave the field out instead)"
+    assert response.json()["details"] == [
+        f"{k}: {null}" for k in ("customer_id", H, "source", "metadata")
+    ]
+    assert inspector.count("customer_sessions", partner_id) == 0

@@ -143,6 +143,9 @@ class Limit:
         return ".".join(self.field)
 
 
+NO_NUL_PATTERN = "^[^\u0000]*$"
+
+
 def _resolve(schemas: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in schema:
         return _resolve(schemas, schemas[schema["$ref"].rsplit("/", 1)[1]])
@@ -173,10 +176,17 @@ def _limits_of(
         if schema.get("minLength", 0) > 0:
             n = schema["minLength"]
             yield limit("minLength", "x" * (n - 1), string_of_length(field, n))
-        if "pattern" in schema:
-            valid = {"code": SANDBOX_CODE, "ssn4": "1234", "ssn": "123-45-6789"}.get(field, "USD")
+        # The NUL pattern of every free-text field has its own tests ("nul in ..." in
+        # tests/integration/test_create_customer_session_validation.py).
+        if "pattern" in schema and schema["pattern"] != NO_NUL_PATTERN:
+            if field == "phone":  # E.164's shape: a valid number, and one without its "+"
+                valid, invalid = "+14155552671", "14155552671"
+            else:
+                valid = {"code": SANDBOX_CODE, "ssn4": "1234", "ssn": "123-45-6789"}.get(
+                    field, "USD"
+                )
+                invalid = valid + valid[-1]
             assert re.fullmatch(schema["pattern"], valid), (field, schema["pattern"])
-            invalid = valid + valid[-1]
             assert not re.fullmatch(schema["pattern"], invalid)
             yield limit("pattern", invalid, valid)
         if "enum" in schema:
@@ -229,6 +239,10 @@ def _set(body: dict[str, Any], field: tuple[str, ...], value: Any) -> dict[str, 
             node[name] = copy.deepcopy(DATE_OF_BIRTH) if name == "date_of_birth" else {}
         node = node[name]
     node[field[-1]] = value
+    # A currency needs its amount (published as dependentRequired), as an ssn its date of birth.
+    amount = {"transaction_currency": "transaction_amount", "ltv_currency": "ltv_amount"}
+    if field[-1] in amount and amount[field[-1]] not in node:
+        node[amount[field[-1]]] = 100
     if field[0] == "ssn" and "date_of_birth" not in found:
         found["date_of_birth"] = copy.deepcopy(DATE_OF_BIRTH)  # a search needs both
     return found

@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal, TypeVar
 import pydantic
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.domain.applications import offer_of
+from imprint_sessions.domain.applications import REQUIRED_ADDRESS_FIELDS, offer_of
 from imprint_sessions.domain.profiles import loads, prefill, profile_value
 from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.schemas import Address
@@ -24,6 +25,7 @@ from imprint_sessions.storage.records import Application, ClientContext, Custome
 from imprint_sessions.validation import (
     INTEGER_MAX,
     EmailAddress,
+    JsonInteger,
     LanguageCode,
     NonNegativeInteger,
     PersonName,
@@ -53,18 +55,20 @@ class ExchangeRequest(_Request):
     )
 
 
-class DateOfBirth(_Request):
+class ProfileDateOfBirth(_Request):
     """A calendar date; it must exist and lie in the past."""
 
-    year: int = Field(strict=True, ge=EARLIEST_BIRTH_YEAR, le=9999, examples=[1990])
-    month: int = Field(strict=True, ge=1, le=12, examples=[7])
-    day: int = Field(strict=True, ge=1, le=31, examples=[14])
+    year: Annotated[int, JsonInteger] = Field(
+        strict=True, ge=EARLIEST_BIRTH_YEAR, le=9999, examples=[1990]
+    )
+    month: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=12, examples=[7])
+    day: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=31, examples=[14])
 
     def as_date(self) -> date:
         return date(self.year, self.month, self.day)
 
     @model_validator(mode="after")
-    def _real_and_past(self, info: ValidationInfo) -> DateOfBirth:
+    def _real_and_past(self, info: ValidationInfo) -> ProfileDateOfBirth:
         try:
             born = self.as_date()
         except ValueError:
@@ -86,7 +90,7 @@ class ProfileUpdate(_Request):
     first_name: PersonName | None = None
     last_name: PersonName | None = None
     preferred_language: LanguageCode | None = None
-    date_of_birth: DateOfBirth | None = None
+    date_of_birth: ProfileDateOfBirth | None = None
     address: Address | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -94,7 +98,7 @@ class ProfileUpdate(_Request):
         changed: dict[str, Any] = {}
         for name in self.model_fields_set:
             value = getattr(self, name)
-            if isinstance(value, DateOfBirth):
+            if isinstance(value, ProfileDateOfBirth):
                 value = value.as_date()
             elif isinstance(value, Address):
                 value = value.model_dump(exclude_none=True)
@@ -119,13 +123,44 @@ IncomeType = Literal[
     "GOVTASSISTANCE",
     "OTHER",
 ]
-PositiveAmount = Annotated[int, Field(strict=True, ge=1, le=INTEGER_MAX)]
-TermMonths = Annotated[int, Field(strict=True, ge=1, le=MAX_TERM_MONTHS)]
+PositiveAmount = Annotated[int, Field(strict=True, ge=1, le=INTEGER_MAX), JsonInteger]
+TermMonths = Annotated[int, Field(strict=True, ge=1, le=MAX_TERM_MONTHS), JsonInteger]
+
+
+# A loan names its amount and term (``_required_for_a_loan``), as a schema can say it.
+_LOAN_NEEDS_AMOUNT_AND_TERM: JsonDict = {
+    "if": {"properties": {"type": {"const": "LOAN"}}, "required": ["type"]},
+    "then": {
+        "required": ["amount", "term_months"],
+        "properties": {"amount": {"type": "integer"}, "term_months": {"type": "integer"}},
+    },
+}
+
+
+def _application_schema(schema: JsonDict) -> None:
+    """A loan's amount and term; and an address sent is used whole, so it must be complete
+    (``domain.applications``: each of its required fields present and not empty)."""
+    schema.update(_LOAN_NEEDS_AMOUNT_AND_TERM)
+    properties = schema["properties"]
+    assert isinstance(properties, dict)
+    address = properties["address"]
+    assert isinstance(address, dict)
+    assert isinstance(address["anyOf"], list)
+    reference = address["anyOf"][0]
+    assert isinstance(reference, dict)
+    complete: JsonDict = {
+        "$ref": reference["$ref"],
+        "required": list(REQUIRED_ADDRESS_FIELDS),
+        "properties": {name: {"minLength": 1} for name in REQUIRED_ADDRESS_FIELDS},
+    }
+    properties["address"] = {"anyOf": [complete, {"type": "null"}], "default": None}
 
 
 class CreateApplication(_Request):
     """An application for a card or a loan. Contact fields left out come from the profile, then
     from the session's customer history."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_application_schema)
 
     type: Literal["CARD", "LOAN"]
     ssn4: Ssn4 = Field(description="Last four digits of the applicant's SSN")
@@ -145,7 +180,7 @@ class CreateApplication(_Request):
     last_name: PersonName | None = None
     email: EmailAddress | None = None
     phone: PhoneNumber | None = Field(default=None, description="Must be the verified phone")
-    date_of_birth: DateOfBirth | None = None
+    date_of_birth: ProfileDateOfBirth | None = None
     address: Address | None = None
 
     @field_validator("amount", "term_months")

@@ -39,7 +39,7 @@ DEFAULT_PROGRAM: Final = "default"
 DEFAULT_CURRENCY: Final = "USD"
 # Contact fields an application needs; missing ones come from the profile, then the history.
 _CONTACT_FIELDS: Final = ("first_name", "last_name", "email", "date_of_birth", "address")
-_REQUIRED_ADDRESS_FIELDS: Final = ("street_line1", "city", "postal_code", "country")
+REQUIRED_ADDRESS_FIELDS: Final = ("street_line1", "city", "postal_code", "country")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ async def prepare_application(
     if address is not None:
         missing += [
             f"address.{name}: is required"
-            for name in _REQUIRED_ADDRESS_FIELDS
+            for name in REQUIRED_ADDRESS_FIELDS
             if not address.get(name)
         ]
     if missing:

@@ -6,14 +6,18 @@ nothing is sent from inside a request (the worker sends what was committed).
 
 Bodies are compact JSON with sorted keys, ``{"data": {...}, "id": <event id>, "object": TYPE}``:
 the reference's ``{object, data}`` plus the event id, so a partner verifying only
-``X-IMPRINT-HMAC-SIGNATURE`` can still de-duplicate. Timestamps are RFC-3339 with milliseconds;
-fields with no value are left out, as everywhere in the API.
+``X-IMPRINT-HMAC-SIGNATURE`` can still de-duplicate. Timestamps are RFC-3339 with milliseconds.
+A type's ``data`` always has the same keys (its model's fields): ``null`` where a value is
+unknown, never left out, so a receiver can rely on every key the reference lists. The models are
+what the served OpenAPI publishes under ``webhooks``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.secrets import new_id
@@ -45,8 +49,62 @@ def render_event_body(event_id: str, event_type: str, data: dict[str, Any]) -> s
     )
 
 
-def _present(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+_TIMESTAMP = "2025-02-13T19:08:07.000Z"
+
+
+class _EventData(BaseModel):
+    # Every field is required in the schema, nullable or not: the key is always there.
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="serialization")
+
+
+class ApplicationEventData(_EventData):
+    """``APPLICATION``'s data: a terminal decision on the customer's application."""
+
+    customer_id: str = Field(examples=["AD87A18A-A4BE-49FF-BC46-BF6F0779DBAA"])
+    partner_customer_id: str | None = Field(
+        description="The customer's id in your system; null when it has none",
+        examples=["CUST_03476998"],
+    )
+    status: Literal["OFFER_ACCEPTED", "REJECTED"]
+    created_at: str = Field(description="When the application was started", examples=[_TIMESTAMP])
+    updated_at: str = Field(description="When it was decided", examples=[_TIMESTAMP])
+    merchant_key: str | None = Field(
+        description="The product applied for; null for a partner without merchant keys"
+    )
+    customer_metadata: dict[str, Any] | None = Field(
+        description="The customer's metadata; null when it has none",
+        examples=[{"loyalty_id": "L-123"}],
+    )
+
+
+class PaymentMethodEventData(_EventData):
+    """``PAYMENT_METHOD``'s data: a payment method was created or changed status."""
+
+    payment_method_id: str = Field(examples=["5B1D2F3E-8A7C-4E6D-9F0A-1B2C3D4E5F60"])
+    customer_id: str = Field(examples=["AD87A18A-A4BE-49FF-BC46-BF6F0779DBAA"])
+    partner_customer_id: str | None = Field(
+        description="The customer's id in your system; null when it has none",
+        examples=["CUST_03476998"],
+    )
+    type: Literal["CARD", "LOAN", "BANK_ACCOUNT"]
+    card_type: Literal["VIRTUAL", "PHYSICAL", "UNIFIED"] | None = Field(
+        description="null when the payment method is not a card"
+    )
+    previous_status: Literal["ACTIVE", "INACTIVE", "CANCELED"] | None = Field(
+        description="null when the payment method was just created"
+    )
+    new_status: Literal["ACTIVE", "INACTIVE", "CANCELED"]
+    created_at: str = Field(examples=[_TIMESTAMP])
+    updated_at: str = Field(examples=[_TIMESTAMP])
+    merchant_key: str | None = Field(
+        description="The product it belongs to; null for a partner without merchant keys"
+    )
+
+
+EVENT_DATA_MODELS: dict[str, type[_EventData]] = {
+    APPLICATION: ApplicationEventData,
+    PAYMENT_METHOD: PaymentMethodEventData,
+}
 
 
 def application_event_data(
@@ -62,7 +120,7 @@ def application_event_data(
     """``APPLICATION``'s data (reference, section 5)."""
     if status not in TERMINAL_APPLICATION_STATUSES:
         raise ValueError(f"APPLICATION webhooks are sent only for terminal decisions, not {status}")
-    return _present(
+    return ApplicationEventData.model_validate(
         {
             "customer_id": customer_id,
             "partner_customer_id": partner_customer_id,
@@ -72,7 +130,7 @@ def application_event_data(
             "merchant_key": merchant_key,
             "customer_metadata": customer_metadata,
         }
-    )
+    ).model_dump(mode="json")
 
 
 def payment_method_event_data(
@@ -88,8 +146,8 @@ def payment_method_event_data(
     updated_at: int,
     merchant_key: str | None,
 ) -> dict[str, Any]:
-    """``PAYMENT_METHOD``'s data: on creation there is no ``previous_status``."""
-    return _present(
+    """``PAYMENT_METHOD``'s data: on creation ``previous_status`` is null."""
+    return PaymentMethodEventData.model_validate(
         {
             "payment_method_id": payment_method_id,
             "customer_id": customer_id,
@@ -102,7 +160,7 @@ def payment_method_event_data(
             "updated_at": rfc3339_ms(updated_at),
             "merchant_key": merchant_key,
         }
-    )
+    ).model_dump(mode="json")
 
 
 async def record_event(

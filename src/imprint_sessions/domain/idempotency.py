@@ -44,7 +44,8 @@ IN_FLIGHT_LEASE_MS = 60_000
 SWEEP_ONE_IN = 100
 SWEEP_BATCH = 1_000
 
-_KEY_RE = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+KEY_PATTERN = rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$"  # published as the header's pattern
+_KEY_RE = re.compile(KEY_PATTERN)
 # A client secret as secrets.SecretBox mints it; each match is verified before it is cut out.
 _CLIENT_SECRET_RE = re.compile(r"ics_([0-9a-f]{8})_[A-Za-z0-9_-]{64}")
 _OTHER_CREDENTIAL_RE = re.compile(

@@ -7,7 +7,8 @@ import binascii
 import math
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 
 from imprint_sessions.deps import Svc
 from imprint_sessions.errors import Forbidden, InvalidRequest, RateLimited
@@ -58,9 +59,21 @@ async def enforce_rate_limit(limiter: RateLimiter, principal: Principal) -> None
 PartnerAuth = Annotated[Principal, Depends(authenticate_partner)]
 
 
-async def resolve_merchant_key(request: Request, principal: PartnerAuth) -> str | None:
+async def resolve_merchant_key(
+    principal: PartnerAuth,
+    requested: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string"}),  # absent, not null, when not sent
+        Header(
+            alias=MERCHANT_KEY_HEADER,
+            description=(
+                "The product this request is for, when you run several co-branded products: "
+                "required then (400 without it), optional with one. Not one of yours: 403"
+            ),
+        ),
+    ] = None,
+) -> str | None:
     """The product this request is for: a partner with several must name one."""
-    requested = request.headers.get(MERCHANT_KEY_HEADER)
     if requested is not None:
         if requested not in principal.merchant_keys:
             raise Forbidden(f"{MERCHANT_KEY_HEADER}: is not a merchant key of this partner")

@@ -182,7 +182,14 @@ async def idempotent(
     principal: PartnerAuth,
     idempotency_key: Annotated[
         str | None,
-        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH}),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": idempotency.MAX_KEY_LENGTH,
+                "pattern": idempotency.KEY_PATTERN,
+            }
+        ),
         Header(
             alias=IDEMPOTENCY_KEY_HEADER,
             description=(

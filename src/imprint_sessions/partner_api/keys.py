@@ -38,6 +38,15 @@ _NO_STORE = {"Cache-Control": "no-store"}
     summary="Create an API key",
     response_model=CreatedApiKey,
     responses={
+        200: {
+            "headers": {
+                "Cache-Control": {
+                    "description": "The response holds a credential: no cache may keep it",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["no-store"]},
+                }
+            }
+        },
         **error_responses(400, 401, 413, 429, 503),
         409: {
             "description": "`KEY_CONFLICT_ERROR`: you already have "

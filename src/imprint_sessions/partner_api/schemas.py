@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -18,6 +18,7 @@ from imprint_sessions.validation import (
     CurrencyCode,
     EmailAddress,
     Identifier,
+    JsonInteger,
     LanguageCode,
     LoyaltyTier,
     Metadata,
@@ -60,9 +61,10 @@ __all__ = [
 def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """Publish optional fields as the seed does: absent when unknown, never ``null``.
 
-    An optional field is ``X | None`` in Python so that an explicit JSON ``null`` is accepted as
-    "absent"; pydantic renders that as ``anyOf: [X, {type: null}]`` with ``default: null``, which
-    the seed does not say. The null branch and the null default are dropped from the schema.
+    An optional field is ``X | None`` in Python (``None`` is "not sent"); pydantic renders that as
+    ``anyOf: [X, {type: null}]`` with ``default: null``, which the seed does not say. The null
+    branch and the null default are dropped from the schema, and a request body refuses an
+    explicit ``null`` (``_RequestBody``), so what is published is what is enforced.
     """
     for prop in schema.get("properties", {}).values():
         branches = prop.get("anyOf")
@@ -73,12 +75,28 @@ def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
                 prop.update(rest[0])
         if "default" in prop and prop["default"] is None:
             del prop["default"]
+    # A model's own rules on a shared field type (a name that may not be blanked).
+    for name, extra in getattr(model, "PROPERTY_SCHEMA", {}).items():
+        schema["properties"][name].update(extra)
+    # A field that needs another (a currency its amount): JSON Schema's dependentRequired.
+    dependent: dict[str, list[str]] = getattr(model, "DEPENDENT_REQUIRED", {})
+    if dependent:
+        schema["dependentRequired"] = dependent
 
 
 class _RequestBody(BaseModel):
     # Unknown fields are ignored, not refused: the seed leaves additionalProperties open, and a
     # partner sending a field from a newer API version must not start failing.
     model_config = ConfigDict(extra="ignore", json_schema_extra=_without_null)
+
+    # The seed types every field (``customer_id: string``), never ``null``: a field is sent with a
+    # value of its type or left out. Runs for sent fields only (defaults are not validated).
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null", "must not be null (leave the field out instead)")
+        return value
 
 
 class _ResponseBody(BaseModel):
@@ -137,6 +155,8 @@ class _ContactFields(_RequestBody):
 class CustomerAccountHistory(_ContactFields):
     """A Customer's account history with the partner"""
 
+    DEPENDENT_REQUIRED: ClassVar[dict[str, list[str]]] = {"ltv_currency": ["ltv_amount"]}
+
     address: Address | None = None
     account_tenure: NonNegativeInteger | None = Field(
         default=None,
@@ -184,12 +204,16 @@ class CustomerAccountHistory(_ContactFields):
 
 
 SessionLifetime = Annotated[
-    int, Field(strict=True, ge=SESSION_TTL_MIN_SECONDS, le=SESSION_TTL_MAX_SECONDS)
+    int, Field(strict=True, ge=SESSION_TTL_MIN_SECONDS, le=SESSION_TTL_MAX_SECONDS), JsonInteger
 ]
 
 
 class CreateCustomerSessionRequest(_RequestBody):
     """The body of POST /v2/customer_sessions; every field is optional."""
+
+    DEPENDENT_REQUIRED: ClassVar[dict[str, list[str]]] = {
+        "transaction_currency": ["transaction_amount"]
+    }
 
     customer_id: Identifier | None = Field(
         default=None,
@@ -288,7 +312,12 @@ class CustomerSession(_ResponseBody):
     )
 
 
-class InvalidRequestError(_ResponseBody):
+class _ErrorBody(_ResponseBody):
+    # An error body has exactly its declared keys, so a client can parse it strictly.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
+
+
+class InvalidRequestError(_ErrorBody):
     """The body of a 400 (and of 401, 403, 413, 429 and 5xx): every problem, at once."""
 
     path: str = Field(
@@ -306,7 +335,7 @@ class InvalidRequestError(_ResponseBody):
     )
 
 
-class NotFoundError(_ResponseBody):
+class NotFoundError(_ErrorBody):
     """The body of a 404."""
 
     type: str = Field(
@@ -323,7 +352,7 @@ class NotFoundError(_ResponseBody):
     )
 
 
-class ConflictError(_ResponseBody):
+class ConflictError(_ErrorBody):
     """The body of a 409."""
 
     type: str = Field(description="The kind of conflict", examples=["CONFLICT_ERROR"])
@@ -335,16 +364,18 @@ class ConflictError(_ResponseBody):
 
 # -- partner API completeness (issue 5): customers, payment methods, keys, session lifecycle ------
 
-ListLimit = Annotated[int, Field(strict=True, ge=1, le=LIST_LIMIT_MAX)]
+ListLimit = Annotated[int, Field(strict=True, ge=1, le=LIST_LIMIT_MAX), JsonInteger]
 _DATE_OF_BIRTH_MIN_YEAR = 1900
 
 
 class DateOfBirthInput(_RequestBody):
     """A date of birth: a real calendar date, from 1900 and not in the future."""
 
-    year: int = Field(strict=True, ge=_DATE_OF_BIRTH_MIN_YEAR, le=9999, examples=[1990])
-    month: int = Field(strict=True, ge=1, le=12, examples=[4])
-    day: int = Field(strict=True, ge=1, le=31, examples=[15])
+    year: Annotated[int, JsonInteger] = Field(
+        strict=True, ge=_DATE_OF_BIRTH_MIN_YEAR, le=9999, examples=[1990]
+    )
+    month: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=12, examples=[4])
+    day: Annotated[int, JsonInteger] = Field(strict=True, ge=1, le=31, examples=[15])
 
     @model_validator(mode="after")
     def _a_real_past_date(self) -> DateOfBirthInput:
@@ -363,6 +394,8 @@ class DateOfBirthInput(_RequestBody):
 
 class SearchCustomersRequest(_RequestBody):
     """The body of POST /v2/customers: a search, not a create. Every given filter must match."""
+
+    DEPENDENT_REQUIRED: ClassVar[dict[str, list[str]]] = {"ssn": ["date_of_birth"]}
 
     partner_customer_id: Identifier | None = Field(
         default=None,
@@ -433,6 +466,11 @@ class UpdateCustomerRequest(_ContactFields):
         ),
         examples=[{"loyalty_id": "L-123", "old_key": ""}],
     )
+
+    PROPERTY_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {
+        "first_name": {"minLength": 1},
+        "last_name": {"minLength": 1},
+    }
 
     # A name can be corrected, not blanked (no field of an update clears one).
     @field_validator("first_name", "last_name")

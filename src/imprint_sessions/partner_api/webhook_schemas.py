@@ -6,12 +6,13 @@ never null; timestamps RFC-3339 with milliseconds; statuses in capitals).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS
 from imprint_sessions.partner_api.schemas import _RequestBody, _ResponseBody
-from imprint_sessions.validation import Identifier
+from imprint_sessions.validation import Identifier, JsonInteger
 
 EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
 
@@ -26,18 +27,23 @@ class CreateWebhookEndpointRequest(_RequestBody):
         ),
         examples=["https://partner.example.com/imprint/webhooks"],
     )
+    # At least one, none twice: checked by the domain (``domain/webhooks.py``), published here.
     event_types: list[EventType] | None = Field(
         default=None,
-        description="The event types to send here (default: all)",
+        description="The event types to send here, each at most once (default: all)",
         examples=[["APPLICATION", "PAYMENT_METHOD"]],
+        json_schema_extra={"minItems": 1, "uniqueItems": True},
     )
 
 
 class RotateWebhookSecretRequest(_RequestBody):
     """The (optional) body of POST /v2/webhook_endpoints/{endpoint_id}/rotate_secret."""
 
-    grace_period_seconds: int | None = Field(
+    # The bounds are checked by the domain (``rotate_webhook_secret``), published here.
+    grace_period_seconds: Annotated[int, JsonInteger] | None = Field(
         default=None,
+        strict=True,
+        json_schema_extra={"minimum": 0, "maximum": MAX_GRACE_SECONDS},
         description=(
             "How long the replaced secret keeps signing beside the new one (0 to 604800; default "
             "the deployment's, 86400). 0 retires it at once (a leaked secret)."

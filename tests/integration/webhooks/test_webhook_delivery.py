@@ -234,11 +234,13 @@ async def test_each_endpoint_gets_only_the_event_types_it_subscribed_to(hooks: H
         "partner_customer_id",
         "type",
         "card_type",
+        "previous_status",  # null on a creation: every key is always sent
         "new_status",
         "created_at",
         "updated_at",
         "merchant_key",
     }
+    assert body["data"]["previous_status"] is None
 
 
 async def test_a_rolled_back_transaction_produces_no_event(

@@ -14,6 +14,7 @@ from conftest import TEST_SECRET_KEY, DatabaseInspector, Harness
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
+from imprint_sessions.domain.events import EVENT_DATA_MODELS
 from webhook_receiver import Receiver, receiving
 from webhooks.conftest import Hooks
 
@@ -21,6 +22,26 @@ from webhooks.conftest import Hooks
 def bodies(receiver: Receiver) -> list[dict[str, Any]]:
     found = [json.loads(r.body) for r in receiver.received]
     return sorted(found, key=lambda b: b["object"])  # APPLICATION before PAYMENT_METHOD
+
+
+async def assert_is_the_published_webhook(hooks: Hooks, body: dict[str, Any]) -> None:
+    """``body`` is what the served spec's ``webhooks`` publish for its type: every key there,
+    ``null`` only where the schema allows it, and it validates against the payload's model."""
+    spec = (await hooks.h.client.get("/openapi.json")).json()
+    operation = spec["webhooks"][body["object"]]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schemas = spec["components"]["schemas"]
+    envelope = schemas[ref.rsplit("/", 1)[1]]
+    assert set(body) == set(envelope["required"]) == {"data", "id", "object"}
+    assert envelope["properties"]["object"]["const"] == body["object"]
+    data_schema = schemas[envelope["properties"]["data"]["$ref"].rsplit("/", 1)[1]]
+    assert set(body["data"]) == set(data_schema["required"]) == set(data_schema["properties"])
+    for key, value in body["data"].items():
+        if value is None:
+            assert {"type": "null"} in data_schema["properties"][key].get("anyOf", []), key
+    EVENT_DATA_MODELS[body["object"]].model_validate(body["data"])
+    signature = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert "X-IMPRINT-HMAC-SIGNATURE" in signature
 
 
 async def customer(hooks: Hooks, partner_customer_id: str) -> str:
@@ -63,7 +84,7 @@ async def test_an_accepted_offer_in_the_hosted_flow_sends_application_and_paymen
         await hooks.worker().drain()
     application, created, changed = sorted(
         (json.loads(r.body) for r in receiver.received),
-        key=lambda b: (b["object"], "previous_status" in b["data"]),
+        key=lambda b: (b["object"], b["data"].get("previous_status") is not None),
     )
     assert application["object"] == "APPLICATION"
     assert application["data"]["status"] == "OFFER_ACCEPTED"
@@ -71,7 +92,9 @@ async def test_an_accepted_offer_in_the_hosted_flow_sends_application_and_paymen
     assert created["data"]["payment_method_id"] == card["id"]
     assert created["data"]["new_status"] == "ACTIVE"
     assert created["data"]["card_type"] == "VIRTUAL"
-    assert "previous_status" not in created["data"]
+    assert created["data"]["previous_status"] is None  # a creation: null, never left out
+    for body in (application, created, changed):
+        await assert_is_the_published_webhook(hooks, body)
     assert (changed["data"]["previous_status"], changed["data"]["new_status"]) == (
         "ACTIVE",
         "INACTIVE",
