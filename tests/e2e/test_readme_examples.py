@@ -191,7 +191,7 @@ EXAMPLES = [
     Example("BENCHMARKS.md", "ratio new 0.22", not_run="figures a benchmark run printed"),
     Example(
         "BENCHMARKS.md",
-        "python3 .ci/newcomer.py --sqlite-only",
+        ".ci/newcomer.py --sqlite-only",
         not_run=".ci/run runs .ci/newcomer.py itself, on both stores, before the suite",
     ),
     Example(
