@@ -18,6 +18,8 @@ import pytest
 from conftest import _REGISTRY
 from e2e.conftest import Server
 
+pytestmark = pytest.mark.xdist_group("browser")
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 FRAME = "iframe[title='Imprint application']"
 SANDBOX_CODE = "888888"
