@@ -8,6 +8,7 @@ missing database fails the run instead.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
@@ -22,7 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
+import coverage_floor
 import leaks
+import sweep_across_workers
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
@@ -74,6 +77,33 @@ class LeakRegistry:
     def logs(self) -> str:
         return self.log_stream.getvalue() + "\n".join(self.extra_logs)
 
+    def save(self, path: Path, *, sweep_nodeids: list[str]) -> None:
+        """All of it as JSON, for the sweep of a run split across xdist workers."""
+        data = {
+            "issued": sorted(self.issued),
+            "logs": self.logs(),
+            "sqlite_paths": sorted(str(p) for p in self.sqlite_paths),
+            "pg_urls": sorted(self.pg_urls),
+            "codes": sorted(self.codes),
+            "ssns": sorted(self.ssns),
+            "error_bodies": self.error_bodies,
+            "webhook_payloads": self.webhook_payloads,
+            "sweep_nodeids": sweep_nodeids,
+        }
+        path.write_text(json.dumps(data))
+
+    def merge(self, path: Path) -> None:
+        """Add what another process saved (see ``save``)."""
+        data = json.loads(path.read_text())
+        self.issued.update(data["issued"])
+        self.extra_logs.append(data["logs"])
+        self.sqlite_paths.update(Path(p) for p in data["sqlite_paths"])
+        self.pg_urls.update(data["pg_urls"])
+        self.codes.update(data["codes"])
+        self.ssns.update(data["ssns"])
+        self.error_bodies.extend(data["error_bodies"])
+        self.webhook_payloads.extend(data["webhook_payloads"])
+
 
 _REGISTRY = LeakRegistry()
 _SECRET_RE = re.compile(r'"client_secret":"([^"]+)"')
@@ -82,6 +112,11 @@ _SECRET_RE = re.compile(r'"client_secret":"([^"]+)"')
 # The master key the tests' apps run under, and the code every sandbox verification issues.
 _REGISTRY.remember(TEST_SECRET_KEY)
 _REGISTRY.remember_code(SANDBOX_CODE)
+
+# The controller's sweep process of an xdist run: the registry is every worker's.
+if registries := os.environ.get(sweep_across_workers.REGISTRIES_ENV):
+    for _saved in sweep_across_workers.registry_files(Path(registries)):
+        _REGISTRY.merge(_saved)
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +168,77 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# -- the leak sweep across xdist workers (see tests/sweep_across_workers.py) ----------------------
+_SWEEP_NODEIDS = pytest.StashKey[list[str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--domain-coverage-floor",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="fail the run if a module of src/imprint_sessions/domain/ has less branch coverage "
+        "(with --cov; see tests/coverage_floor.py)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A worker sets the sweep aside: the controller runs it once, over every worker's registry."""
+    if sweep_across_workers.is_worker(config):
+        sweep = [item.nodeid for item in items if sweep_across_workers.is_sweep_item(item)]
+        config.stash[_SWEEP_NODEIDS] = sweep
+        items[:] = [i for i in items if not sweep_across_workers.is_sweep_item(i)]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    sweep_across_workers.pass_dir_to_worker(node)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if sweep_across_workers.is_worker(config):
+        # Every fixture is torn down by now (databases dumped, servers' stderr read), and this
+        # runs before xdist tells the controller this worker is done.
+        workerid = config.workerinput["workerid"]  # type: ignore[attr-defined]
+        path = sweep_across_workers.shared_dir(config) / f"{workerid}.json"
+        _REGISTRY.save(path, sweep_nodeids=config.stash.get(_SWEEP_NODEIDS, []))
+        return
+    if sweep_across_workers.is_controller(config):
+        try:
+            sweep_across_workers.run_sweep(session)
+        finally:
+            _drop_databases_kept_for_the_sweep(
+                sweep_across_workers.kept_pg_urls(sweep_across_workers.shared_dir(config))
+            )
+    floor = config.getoption("--domain-coverage-floor")
+    if floor is not None:
+        coverage_floor.check(session, floor)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(sweep_across_workers.REPORTS_ENV):  # the controller's sweep process
+        config.pluginmanager.register(sweep_across_workers.ReportWriter(config))
+
+
+def _drop_databases_kept_for_the_sweep(urls: set[str]) -> None:
+    """The workers' own databases and the e2e ones, once the sweep has dumped them."""
+    if not PG_ADMIN_URL or os.environ.get("IMPRINT_TEST_KEEP_DATABASE"):
+        return
+    import psycopg
+
+    server = PG_ADMIN_URL.rpartition("/")[0]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        for url in sorted(urls):
+            base, _, name = url.rpartition("/")
+            if base == server and name.startswith("imprint_"):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
+def pg_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if not PG_ADMIN_URL:
         if IN_CI:
             pytest.fail("CI is set but IMPRINT_TEST_DATABASE_URL is not: PostgreSQL tests must run")
@@ -151,6 +255,8 @@ def pg_database_url() -> Iterator[str]:
     yield url
     if os.environ.get("IMPRINT_TEST_KEEP_DATABASE"):
         return
+    if sweep_across_workers.is_worker(request.config):
+        return  # the controller drops it once its sweep has dumped it
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

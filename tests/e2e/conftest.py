@@ -26,6 +26,15 @@ BIN = Path(sys.executable).parent / "imprint-sessions"
 KEY_RE = re.compile(r"isk_test_[A-Za-z0-9_-]{43}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test starts real processes (seconds each): all are ``slow``, so
+    ``scripts/test --fast`` leaves the whole tier out, new modules included."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -20,6 +20,8 @@ from conftest import _REGISTRY
 from e2e.conftest import Server, cli
 from imprint_sessions.hosted.pages import ASSETS
 
+pytestmark = pytest.mark.xdist_group("browser")
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 FRAME = "iframe[title='Imprint application']"
 SANDBOX_CODE = "888888"

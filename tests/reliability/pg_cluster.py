@@ -93,6 +93,21 @@ class PgCluster:
     def start(self) -> None:
         self._pg_ctl("-l", str(self.log), "-w", "-t", "60", "start")
 
+    def first_start(self, attempts: int = 5) -> None:
+        """Start; if the port was taken between picking it and now (initdb takes seconds: another
+        xdist worker's server, or any process on the machine), pick another and try again."""
+        for _ in range(attempts - 1):
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if "Address already in use" not in self.log.read_text(errors="replace"):
+                    raise
+            self.port = _free_port()
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.write(f"port = {self.port}\n")  # the last setting wins
+        self.start()
+
     def stop(self, mode: str = "fast") -> None:
         """``mode="immediate"`` is a crash: no checkpoint, recovery replays the WAL at start."""
         self._pg_ctl("-m", mode, "-w", "-t", "60", "stop", check=False)
@@ -186,7 +201,7 @@ def private_cluster() -> Iterator[PgCluster]:
     cluster = PgCluster(bindir, root)
     try:
         cluster.init()
-        cluster.start()
+        cluster.first_start()
         yield cluster
     finally:
         cluster.resume()  # a paused server cannot be stopped

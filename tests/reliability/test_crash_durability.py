@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import _REGISTRY
 from e2e.conftest import Deployment, Server, open_deployment
 from reliability.pg_cluster import PgCluster
+
+pytestmark = pytest.mark.slow
 
 CLIENTS = 16
 # Acknowledged creates at which the server is SIGKILLed, PostgreSQL crashes, the load ends.

@@ -35,6 +35,8 @@ from imprint_sessions.partner_api.idempotency import (
 from imprint_sessions.storage import migrate
 from reliability.pg_cluster import PgCluster, private_cluster, wait_until
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("database-outage")]
+
 DBNAME = "imprint_outage"
 WORKERS = 2
 CLIENTS = 12  # concurrent clients, each with one request in flight at a time

@@ -114,6 +114,7 @@ def tally(database_url: str) -> Iterator[Counter[str]]:
 @example(case=(TTL_MIN, 0))
 @example(case=(TTL_MAX, 1))
 @example(case=(TTL_MAX, -1000))
+@pytest.mark.slow
 async def test_secret_redeems_once_before_expiry_and_never_after(
     harness: Harness,
     clock: ManualClock,

@@ -595,6 +595,7 @@ async def _refuse_over_each_limit(
     return refused
 
 
+@pytest.mark.slow
 async def test_every_published_limit_is_enforced_at_its_value_and_a_rejection_stores_nothing(
     harness: Harness, inspector: DatabaseInspector
 ) -> None:

@@ -23,6 +23,8 @@ from imprint_sessions.storage.postgres.runner import READINESS_TIMEOUT_SECONDS
 from reliability.pg_cluster import PgCluster, wait_until
 from reliability.test_database_outage import cluster, in_process
 
+pytestmark = pytest.mark.slow
+
 __all__ = ["cluster"]  # the module-scoped private server of the in-process tests
 
 DBNAME = "imprint_pool"

@@ -20,6 +20,8 @@ from conftest import TEST_SECRET_KEY
 from imprint_sessions.middleware import new_request_id
 from imprint_sessions.secrets import SecretBox, mint_api_key, mint_otp_code, new_id
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secret-quality")]
+
 # None of what this module mints is remembered in the leak registry (_REGISTRY): it is made in
 # this process and never sent, logged or stored, so it cannot leak; 470,000 more credentials
 # would swell the end-of-suite sweep's index (every form of every credential) to prove nothing.

@@ -28,6 +28,8 @@ import pytest
 
 from conftest import _REGISTRY, IN_CI, PG_ADMIN_URL
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("soak")]
+
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 60.0
 WARMUP_S = 10.0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import _REGISTRY
 from e2e.conftest import KEY_RE, Deployment, Server, open_deployment
@@ -175,6 +176,7 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+@pytest.mark.slow
 def test_eight_processes_writing_at_once_commit_every_write(tmp_path: Path) -> None:
     with open_deployment("sqlite", tmp_path) as deployment:
         servers, key = _start_eight(deployment)

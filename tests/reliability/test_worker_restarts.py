@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from e2e.conftest import Server, open_deployment
 
@@ -46,6 +47,7 @@ def _wait_for(
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_the_supervisor_logs_it(tmp_path: Path) -> None:
     with open_deployment("sqlite", tmp_path) as deployment:
         server = deployment.start("--workers", "2")

@@ -7,6 +7,9 @@ body), every webhook delivery a test receiver got, and a full dump of every SQLi
 database. It looks for every API key, client secret, client access token, webhook signing secret,
 Authorization value and master key in every encoding, and for one-time codes and SSNs in context
 (``tests/leaks.py`` says how and why).
+
+Under pytest-xdist no worker runs these: the controller runs them once, after every worker is
+done, over all the workers' registries merged (``tests/sweep_across_workers.py``).
 """
 
 from __future__ import annotations

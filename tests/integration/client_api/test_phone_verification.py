@@ -94,6 +94,7 @@ async def test_wrong_code_is_400_and_counts_down(harness: Harness) -> None:
     assert not await phone_verified(harness, token)
 
 
+@pytest.mark.slow
 async def test_fifth_wrong_code_locks_even_against_the_right_one(harness: Harness) -> None:
     _, key = await harness.new_partner()
     token = await with_phone(harness, key)

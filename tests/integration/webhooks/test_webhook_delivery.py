@@ -18,6 +18,7 @@ from webhook_receiver import Receiver, Reply, closed_port, receiving
 from webhooks.conftest import Hooks, imprint_signature_ok, ms_of, standard_signature_ok
 
 
+@pytest.mark.slow
 async def test_a_thousand_deliveries_all_verify_and_tampering_fails_both_checks(
     hooks: Hooks,
 ) -> None:
@@ -56,6 +57,7 @@ async def test_a_thousand_deliveries_all_verify_and_tampering_fails_both_checks(
     print(f"1000 deliveries in {elapsed:.1f} s")
 
 
+@pytest.mark.slow
 async def test_receiver_down_then_up_every_event_arrives_on_the_schedule(
     hooks: Hooks, clock: ManualClock, inspector: DatabaseInspector
 ) -> None:

@@ -67,6 +67,7 @@ async def run_workers(hooks: Hooks, settings: Settings, *, workers: int, events:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.slow
 async def test_two_workers_on_postgresql_over_500_events_never_send_one_twice(
     hooks: Hooks, settings: Settings
 ) -> None:
@@ -74,5 +75,6 @@ async def test_two_workers_on_postgresql_over_500_events_never_send_one_twice(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.slow
 async def test_two_workers_on_sqlite_are_safe_too(hooks: Hooks, settings: Settings) -> None:
     await run_workers(hooks, settings, workers=2, events=200)

@@ -1,0 +1,1 @@
+"""Domain rules exercised directly on a real database (SQLite and PostgreSQL)."""
