@@ -29,9 +29,9 @@ import sweep_across_workers
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.domain import partners
 from imprint_sessions.domain.phone_verification import SANDBOX_CODE
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.services import Services
 from imprint_sessions.storage import migrate
 

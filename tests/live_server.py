@@ -17,6 +17,7 @@ import uvicorn
 from conftest import _REGISTRY
 from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.domain import partners
 from imprint_sessions.domain.partners import IssuedApiKey
 from imprint_sessions.logs import (
@@ -25,7 +26,6 @@ from imprint_sessions.logs import (
     CLIENT_SECRET_RE,
     WEBHOOK_SECRET_RE,
 )
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage.db import open_database
 from imprint_sessions.storage.repositories import Repositories
 

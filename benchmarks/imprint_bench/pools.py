@@ -108,7 +108,7 @@ def write_secrets(
     path: Path, salt: str, first: int, count: int, *, secret_key: str, kid: str
 ) -> None:
     """The pool's client secrets, one a line (the file is removed with the run's data dir)."""
-    from imprint_sessions.secrets import SecretBox
+    from imprint_sessions.credentials import SecretBox
 
     box = SecretBox([secret_key.encode()])
     lines = []

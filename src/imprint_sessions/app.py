@@ -23,6 +23,7 @@ from imprint_sessions.client_api.cors import ClientCorsMiddleware
 from imprint_sessions.client_api.routes import add_client_api_openapi
 from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
 from imprint_sessions.hosted import routes as hosted_routes
 from imprint_sessions.hot_paths import HotPathMiddleware
@@ -43,7 +44,6 @@ from imprint_sessions.partner_api import webhooks as partner_webhooks
 from imprint_sessions.partner_api.openapi import add_partner_api_openapi
 from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
 from imprint_sessions.ratelimit import build_rate_limiter
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.served_contract import complete_served_contract
 from imprint_sessions.services import Services
 from imprint_sessions.storage.db import Database, open_database

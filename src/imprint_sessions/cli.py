@@ -23,6 +23,7 @@ import typer
 from imprint_sessions import __version__
 from imprint_sessions.clock import SystemClock, rfc3339_ms
 from imprint_sessions.config import Settings, get_settings
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.preflight import (
@@ -32,7 +33,6 @@ from imprint_sessions.preflight import (
     check_database,
     load_settings,
 )
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.storage.records import ApiKey, Partner

@@ -29,7 +29,7 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 
-# The exact credential formats minted by secrets.py. Unanchored: use .fullmatch() to validate a
+# The exact credential formats minted by credentials.py. Unanchored: use .fullmatch() to validate a
 # value, .search() to find one in text.
 API_KEY_RE = re.compile(r"isk_(?:test|live)_[A-Za-z0-9_-]{43}")
 CLIENT_SECRET_RE = re.compile(r"ics_[0-9a-f]{8}_[A-Za-z0-9_-]{64}")

@@ -8,6 +8,7 @@ from imprint_sessions.adapters.otp_sender import WebhookOtpSender
 from imprint_sessions.adapters.underwriter import HttpUnderwriter
 from imprint_sessions.clock import Clock
 from imprint_sessions.config import Settings
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.domain.api_keys import ApiKeyAuthenticator
 from imprint_sessions.domain.decisions import (
     DecisionEngine,
@@ -18,7 +19,6 @@ from imprint_sessions.domain.decisions import (
 from imprint_sessions.domain.origins import OriginPolicy, normalise_origin
 from imprint_sessions.domain.phone_verification import OtpSender, UnconfiguredOtpSender
 from imprint_sessions.ratelimit import RateLimiter
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage.db import Database
 from imprint_sessions.webhooks.targets import TargetPolicy
 

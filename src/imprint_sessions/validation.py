@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from imprint_sessions.secrets import normalize_ssn
+from imprint_sessions.credentials import normalize_ssn
 
 __all__ = [
     "ADDRESS_LINE_MAX_LENGTH",

@@ -17,8 +17,8 @@ import pytest
 
 import imprint_sessions
 from conftest import TEST_SECRET_KEY
+from imprint_sessions.credentials import SecretBox, mint_api_key, mint_otp_code, new_id
 from imprint_sessions.middleware import new_request_id
-from imprint_sessions.secrets import SecretBox, mint_api_key, mint_otp_code, new_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secret-quality")]
 
@@ -30,7 +30,7 @@ SRC = Path(imprint_sessions.__file__).resolve().parent  # the package the tests 
 BOX = SecretBox([TEST_SECRET_KEY.encode()])
 LAST_OF_4_BYTES_MOD_3 = "[AEIMQUYcgkosw048]"  # a base64url digit whose 2 low bits are padding
 
-# The formats as README.md and secrets.py document them, as strict as they can be written.
+# The formats as README.md and credentials.py document them, as strict as they can be written.
 ID_FORMAT = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}")
 CLIENT_SECRET_FORMAT = re.compile(r"ics_([0-9a-f]{8})_([A-Za-z0-9_-]{64})")  # 48 bytes
 API_KEY_FORMAT = {

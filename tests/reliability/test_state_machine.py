@@ -29,10 +29,10 @@ from hypothesis.stateful import (
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock, rfc3339_ms
 from imprint_sessions.config import Settings
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.domain.api_keys import CACHE_TTL_SECONDS
 from imprint_sessions.domain.partners import MAX_ACTIVE_API_KEYS
 from imprint_sessions.logs import redact
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage.db import Database, open_database
 from live_server import new_partner, remember_credentials, serve_in_thread
 

@@ -32,7 +32,7 @@ def imports_of(path: Path) -> set[str]:
 INNER = [
     *sorted(p for layer in ("domain", "storage") for p in (PACKAGE / layer).rglob("*.py")),
     PACKAGE / "errors.py",
-    PACKAGE / "secrets.py",
+    PACKAGE / "credentials.py",
     PACKAGE / "clock.py",
 ]
 
@@ -98,7 +98,7 @@ LAYERS = {
     "edge": {"json_body", "middleware", "preflight", "validation"},
     "wiring": {"services", "config", "logs"},
     "infrastructure": {"adapters", "ratelimit", "webhooks"},
-    "inner": {"domain", "storage", "errors", "secrets", "clock"},
+    "inner": {"domain", "storage", "errors", "credentials", "clock"},
 }
 
 

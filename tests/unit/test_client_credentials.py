@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from imprint_sessions.credentials import SecretBox, key_id, mint_otp_code, new_id
 from imprint_sessions.logs import CLIENT_ACCESS_TOKEN_RE, redact
-from imprint_sessions.secrets import SecretBox, key_id, mint_otp_code, new_id
 
 MASTER = b"m" * 40
 OTHER = b"o" * 40

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from imprint_sessions.credentials import SecretBox, mint_api_key
 from imprint_sessions.domain import idempotency
 from imprint_sessions.errors import Conflict, InvalidRequest
-from imprint_sessions.secrets import SecretBox, mint_api_key
 from imprint_sessions.storage.records import StoredResponse
 
 OLD_MASTER = b"old-master-key-" + b"o" * 32

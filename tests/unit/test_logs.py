@@ -27,7 +27,7 @@ from imprint_sessions.logs import (
     request_id_var,
 )
 
-# One value per credential format, built like secrets.py builds them (fixed, so failures repeat).
+# One value per credential format, as credentials.py builds them (fixed, so failures repeat).
 CREDENTIALS = {
     "api_key_test": "isk_test_" + "Ab3_-xYz" * 5 + "Q9z",
     "api_key_live": "isk_live_" + "Pq7-_Rs1" * 5 + "t2U",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from imprint_sessions.credentials import SecretBox, normalize_ssn
 from imprint_sessions.domain.customer_sessions import customer_session_state
 from imprint_sessions.domain.customers import merge_metadata
 from imprint_sessions.errors import InvalidRequest
-from imprint_sessions.secrets import SecretBox, normalize_ssn
 from imprint_sessions.storage.records import CustomerSession
 
 MASTER = b"m" * 40

@@ -8,7 +8,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imprint_sessions.secrets import SecretBox, key_id, looks_like_api_key, mint_api_key, new_id
+from imprint_sessions.credentials import SecretBox, key_id, looks_like_api_key, mint_api_key, new_id
 
 MASTER = b"m" * 40
 OTHER = b"o" * 40

@@ -12,8 +12,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import TEST_SECRET_KEY
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.logs import REDACTED, WEBHOOK_SECRET_RE, redact
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.webhooks.signing import signature_headers, signing_key
 from imprint_sessions.webhooks.worker import RetrySchedule
 

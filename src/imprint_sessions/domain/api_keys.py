@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import Unauthorized
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage.records import Principal
 from imprint_sessions.storage.repositories import Repositories
 

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Final
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import canonical_id, new_id
 from imprint_sessions.domain import events, payment_methods
 from imprint_sessions.domain.client_sessions import ClientPrincipal
 from imprint_sessions.domain.decisions import (
@@ -30,7 +31,6 @@ from imprint_sessions.domain.decisions import (
 )
 from imprint_sessions.domain.profiles import customer_history, dumps, loads, profile_value
 from imprint_sessions.errors import ApplicationNotFound, ApplicationStateConflict, InvalidRequest
-from imprint_sessions.secrets import canonical_id, new_id
 from imprint_sessions.storage.records import Application, PaymentMethod
 from imprint_sessions.storage.repositories import Repositories
 

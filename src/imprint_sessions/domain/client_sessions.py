@@ -7,8 +7,8 @@ import asyncio
 from dataclasses import dataclass
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import ClientTokenClaims, SecretBox
 from imprint_sessions.errors import ClientCredentialRequired, InvalidClientSecret
-from imprint_sessions.secrets import ClientTokenClaims, SecretBox
 from imprint_sessions.storage.records import ClientContext, Customer, CustomerSession
 from imprint_sessions.storage.repositories import Repositories
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import SecretBox, new_id
 from imprint_sessions.errors import CustomerNotFound, InvalidRequest, SessionNotFound
-from imprint_sessions.secrets import SecretBox, new_id
 from imprint_sessions.storage.records import (
     CreateOutcome,
     CustomerSession,

@@ -12,13 +12,13 @@ from typing import Any, Final
 import pydantic
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import SecretBox, normalize_ssn
 from imprint_sessions.errors import (
     CustomerConflict,
     CustomerNotFound,
     InvalidRequest,
     ServiceUnavailable,
 )
-from imprint_sessions.secrets import SecretBox, normalize_ssn
 from imprint_sessions.storage.records import (
     Customer,
     CustomerChanges,

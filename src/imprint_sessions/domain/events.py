@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.secrets import new_id
+from imprint_sessions.credentials import new_id
 from imprint_sessions.storage.records import (
     Application,
     PaymentMethod,

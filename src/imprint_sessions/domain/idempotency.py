@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import (
     Conflict,
     IdempotencyKeyReused,
@@ -30,7 +31,6 @@ from imprint_sessions.errors import (
     ServiceUnavailable,
 )
 from imprint_sessions.logs import API_KEY_RE, CLIENT_ACCESS_TOKEN_RE, WEBHOOK_SECRET_RE
-from imprint_sessions.secrets import SecretBox
 from imprint_sessions.storage.records import IdempotencyClaim, StoredResponse
 from imprint_sessions.storage.repositories import Repositories
 

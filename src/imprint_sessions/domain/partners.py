@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import SecretBox, mint_api_key, new_id
 from imprint_sessions.domain.origins import LOCAL_HOSTS, normalise_origin
 from imprint_sessions.errors import ApiKeyConflict, ApiKeyNotFound, InvalidRequest
-from imprint_sessions.secrets import SecretBox, mint_api_key, new_id
 from imprint_sessions.storage.records import ApiKey, Partner, Principal
 from imprint_sessions.storage.repositories import Repositories
 

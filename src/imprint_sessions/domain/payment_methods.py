@@ -12,6 +12,7 @@ import secrets
 from typing import Final
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import canonical_id, new_id
 from imprint_sessions.domain import events
 from imprint_sessions.domain.client_sessions import ClientPrincipal
 from imprint_sessions.domain.decisions import Offer
@@ -22,7 +23,6 @@ from imprint_sessions.errors import (
     PaymentMethodNotFound,
     PaymentMethodStateConflict,
 )
-from imprint_sessions.secrets import canonical_id, new_id
 from imprint_sessions.storage.records import (
     Application,
     Page,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final, Protocol
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import SecretBox, mint_otp_code, new_id
 from imprint_sessions.domain.client_sessions import ClientPrincipal
 from imprint_sessions.errors import (
     IncorrectCode,
@@ -19,7 +20,6 @@ from imprint_sessions.errors import (
     OtpLocked,
     ServiceUnavailable,
 )
-from imprint_sessions.secrets import SecretBox, mint_otp_code, new_id
 from imprint_sessions.storage.records import OtpChallenge
 from imprint_sessions.storage.repositories import Repositories
 

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any, Final, Literal
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import ClientTokenClaims, SecretBox
 from imprint_sessions.domain import applications, customer_sessions
 from imprint_sessions.domain.client_sessions import ClientPrincipal
 from imprint_sessions.domain.decisions import (
@@ -37,7 +38,6 @@ from imprint_sessions.domain.decisions import (
 from imprint_sessions.domain.profiles import profile_value
 from imprint_sessions.domain.webhooks import canonical_id
 from imprint_sessions.errors import CustomerNotFound, InvalidRequest
-from imprint_sessions.secrets import ClientTokenClaims, SecretBox
 from imprint_sessions.storage.records import (
     Application,
     Customer,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from imprint_sessions.clock import Clock
+from imprint_sessions.credentials import SecretBox, new_id
 from imprint_sessions.domain.events import ENDPOINT_ENABLED, EVENT_TYPES, PENDING
 from imprint_sessions.errors import (
     Conflict,
@@ -20,7 +21,6 @@ from imprint_sessions.errors import (
     WebhookEndpointNotFound,
     WebhookEventNotFound,
 )
-from imprint_sessions.secrets import SecretBox, new_id
 from imprint_sessions.storage.records import (
     Page,
     PageRequest,

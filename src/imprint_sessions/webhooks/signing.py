@@ -17,7 +17,7 @@ import base64
 import hashlib
 import hmac
 
-from imprint_sessions.secrets import WEBHOOK_SECRET_PREFIX
+from imprint_sessions.credentials import WEBHOOK_SECRET_PREFIX
 
 IMPRINT_SIGNATURE_HEADER = "X-IMPRINT-HMAC-SIGNATURE"
 

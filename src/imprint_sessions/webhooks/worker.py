@@ -35,10 +35,10 @@ import httpx
 from imprint_sessions import __version__
 from imprint_sessions.clock import Clock
 from imprint_sessions.config import Settings
+from imprint_sessions.credentials import SecretBox, new_id
 from imprint_sessions.domain.events import ENDPOINT_DELETED, ENDPOINT_ENABLED, PENDING
 from imprint_sessions.domain.webhooks import signing_secrets
 from imprint_sessions.errors import ImprintError
-from imprint_sessions.secrets import SecretBox, new_id
 from imprint_sessions.storage.db import Database
 from imprint_sessions.storage.records import ClaimedDelivery, DeliveryOutcome, WebhookAttempt
 from imprint_sessions.storage.urls import backend, sqlite_path

@@ -15,9 +15,9 @@ from conftest import _REGISTRY, Harness
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
+from imprint_sessions.credentials import new_id
 from imprint_sessions.domain import partners
 from imprint_sessions.errors import InvalidRequest
-from imprint_sessions.secrets import new_id
 from imprint_sessions.storage.records import Partner
 
 SHOP = "https://shop.example.com"

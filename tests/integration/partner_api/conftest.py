@@ -21,7 +21,7 @@ from conftest import _REGISTRY, Harness, _remember_secrets
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
-from imprint_sessions.secrets import new_id
+from imprint_sessions.credentials import new_id
 from imprint_sessions.storage.records import PaymentMethod
 
 _CREDENTIAL_RE = re.compile(r'"(?:api_key|access_token)":"([^"]+)"')
