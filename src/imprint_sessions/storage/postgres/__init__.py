@@ -12,16 +12,16 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from imprint_sessions.storage.postgres.api_keys import PgPartnerApiKeys
+from imprint_sessions.storage.api_keys import PartnerApiKeys
+from imprint_sessions.storage.hosted import HostedPage
+from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.postgres.applications import PgApplications
 from imprint_sessions.storage.postgres.client import PgClientSessions
 from imprint_sessions.storage.postgres.customer_session_lifecycle import PgCustomerSessionLifecycle
 from imprint_sessions.storage.postgres.customer_sessions import PgCustomerSessions
 from imprint_sessions.storage.postgres.customers import PgPartnerCustomers
-from imprint_sessions.storage.postgres.hosted import PgHostedPage
 from imprint_sessions.storage.postgres.idempotency import PgIdempotency
 from imprint_sessions.storage.postgres.otp import PgOtp
-from imprint_sessions.storage.postgres.partners import PgPartners
 from imprint_sessions.storage.postgres.payment_methods import PgPaymentMethods
 from imprint_sessions.storage.postgres.profiles import PgProfiles
 from imprint_sessions.storage.postgres.runner import (
@@ -49,18 +49,18 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
 
 
 class PostgresRepositories(
-    PgPartners,
+    Partners,
     PgCustomerSessions,
     PgPartnerCustomers,
     PgCustomerSessionLifecycle,
-    PgPartnerApiKeys,
+    PartnerApiKeys,
     PgIdempotency,
     PgClientSessions,
     PgProfiles,
     PgOtp,
     PgApplications,
     PgPaymentMethods,
-    PgHostedPage,
+    HostedPage,
     PgWebhooks,
 ):
     """asyncpg implementation of ``repositories.Repositories``."""

@@ -11,16 +11,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from imprint_sessions.storage.sqlite.api_keys import LitePartnerApiKeys
+from imprint_sessions.storage.api_keys import PartnerApiKeys
+from imprint_sessions.storage.hosted import HostedPage
+from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.sqlite.applications import LiteApplications
 from imprint_sessions.storage.sqlite.client import LiteClientSessions
 from imprint_sessions.storage.sqlite.customer_session_lifecycle import LiteCustomerSessionLifecycle
 from imprint_sessions.storage.sqlite.customer_sessions import LiteCustomerSessions
 from imprint_sessions.storage.sqlite.customers import LitePartnerCustomers
-from imprint_sessions.storage.sqlite.hosted import LiteHostedPage
 from imprint_sessions.storage.sqlite.idempotency import LiteIdempotency
 from imprint_sessions.storage.sqlite.otp import LiteOtp
-from imprint_sessions.storage.sqlite.partners import LitePartners
 from imprint_sessions.storage.sqlite.payment_methods import LitePaymentMethods
 from imprint_sessions.storage.sqlite.profiles import LiteProfiles
 from imprint_sessions.storage.sqlite.runner import Handle, Runner
@@ -28,18 +28,18 @@ from imprint_sessions.storage.sqlite.webhooks import LiteWebhooks
 
 
 class SqliteRepositories(
-    LitePartners,
+    Partners,
     LiteCustomerSessions,
     LitePartnerCustomers,
     LiteCustomerSessionLifecycle,
-    LitePartnerApiKeys,
+    PartnerApiKeys,
     LiteIdempotency,
     LiteClientSessions,
     LiteProfiles,
     LiteOtp,
     LiteApplications,
     LitePaymentMethods,
-    LiteHostedPage,
+    HostedPage,
     LiteWebhooks,
 ):
     """stdlib sqlite3 implementation of ``repositories.Repositories``."""

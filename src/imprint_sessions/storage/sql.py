@@ -1,0 +1,120 @@
+"""Statements written once in SQLAlchemy Core, compiled once at import for each database.
+
+A ``Statement`` holds, per dialect, the SQL text and how to bind it: the order of asyncpg's
+``$n`` parameters, or sqlite3's ``:name`` mapping, plus the literals the statement binds
+itself. At call time only values are bound: no ORM, no compilation on any request.
+
+``Executor`` is what a repository runs statements on: each backend's runner (``postgres/`` and
+``sqlite/``) and the executor it hands to ``transaction``/``snapshot`` work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import BindTyping
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+T = TypeVar("T")
+Row = Any  # asyncpg.Record or sqlite3.Row: both map column labels (and positions) to values
+
+_POSTGRESQL = postgresql.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+_POSTGRESQL.bind_typing = BindTyping.NONE  # no "$1::VARCHAR": PostgreSQL infers, as before
+_SQLITE = sqlite.dialect(paramstyle="named")
+
+
+class Compiled:
+    """One statement's SQL for one dialect and what it needs bound."""
+
+    __slots__ = ("defaults", "names", "sql", "writes")
+
+    def __init__(self, clause: ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = clause.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # Values the statement binds itself (literals, LIMIT's OFFSET 0): not the caller's.
+        names = compiled.bind_names
+        self.defaults: dict[str, Any] = {
+            names[bind]: bind.value for bind in compiled.binds.values() if not bind.required
+        }
+        self.writes: bool = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """asyncpg's positional arguments."""
+        defaults = self.defaults
+        return [params[n] if n in params else defaults[n] for n in self.names]
+
+    def mapping(self, params: dict[str, Any]) -> dict[str, Any]:
+        """sqlite3's named parameters."""
+        return {**self.defaults, **params} if self.defaults else params
+
+
+class Statement:
+    """A Core statement compiled for PostgreSQL and (unless ``sqlite=False``) SQLite."""
+
+    __slots__ = ("clause", "postgresql", "sqlite")
+
+    def __init__(self, clause: ClauseElement, *, sqlite: bool = True) -> None:
+        self.clause = clause
+        self.postgresql = Compiled(clause, _POSTGRESQL)
+        self.sqlite = Compiled(clause, _SQLITE) if sqlite else None
+
+
+def bp(name: str, type_: Any = None) -> sa.BindParameter[Any]:
+    """A named parameter the caller binds (``required``: never a literal)."""
+    return sa.bindparam(name, type_=type_, required=True)
+
+
+def lit(value: str) -> sa.ColumnElement[Any]:
+    """A text constant of the code (a status, say), written into the SQL, not bound."""
+    return sa.literal_column("'" + value.replace("'", "''") + "'", sa.Text)
+
+
+class Executor(Protocol):
+    """Runs statements: each alone (autocommit) on a runner, or inside the work it was given."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    async def one(self, statement: Statement, **params: Any) -> Row | None: ...
+
+    async def all(self, statement: Statement, **params: Any) -> list[Row]: ...
+
+    async def count(self, statement: Statement, **params: Any) -> int:
+        """Run a write; the number of rows it changed."""
+        ...
+
+
+class Runner(Executor, Protocol):
+    async def transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        """``work``'s statements in one transaction (the unit of work's, when inside one).
+
+        On SQLite the work runs on the connection's thread in one hop: it must await nothing
+        but the executor's statements."""
+        ...
+
+    async def snapshot(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        """Several reads on one connection (one pool checkout; one read snapshot on SQLite)."""
+        ...
+
+
+def drive(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (its statements execute in place) to its end."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("SQLite work awaited something other than its executor's statements")
+
+
+class Repository:
+    """Base of the per-resource repository mixins: statements over one backend's ``Runner``."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._db = runner
