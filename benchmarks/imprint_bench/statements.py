@@ -46,21 +46,16 @@ class _RecordingConnection:
     fetchrow = fetch = fetchval = execute = _record
 
 
-class _RecordingRunner:
-    def __init__(self) -> None:
-        self.connection = _RecordingConnection()
-
-    async def run(self, work: Any) -> Any:
-        return await work(self.connection)
-
-
 def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple[Any, ...]]:
     """The first statement ``PostgresRepositories.<method>`` sends, with its arguments."""
     try:
         from imprint_sessions.storage.postgres import PostgresRepositories
+        from imprint_sessions.storage.postgres.runner import Runner
 
-        runner = _RecordingRunner()
-        repos = PostgresRepositories(runner)  # type: ignore[arg-type]
+        connection = _RecordingConnection()
+        # A runner inside a "transaction" on the recording connection: no pool is touched.
+        runner = Runner(None, 1.0, connection)  # type: ignore[arg-type]
+        repos = PostgresRepositories(runner)
         call = getattr(repos, method)(*args, **kwargs)
     except (ImportError, AttributeError, TypeError) as exc:
         raise BenchError(f"cannot call PostgresRepositories.{method}: {exc}; {_UPDATE}") from exc
@@ -71,9 +66,9 @@ def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple
         raise
     except Exception:
         pass
-    if not runner.connection.calls:
+    if not connection.calls:
         raise BenchError(f"PostgresRepositories.{method} sent no statement; {_UPDATE}")
-    return runner.connection.calls[0]
+    return connection.calls[0]
 
 
 class _Sentinels:

@@ -25,11 +25,15 @@ import json
 import sqlite3
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
+
+# What a broken unique constraint raises (asyncpg; sqlite3, which does not say which constraint).
+UNIQUE_VIOLATION = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 
 # Whether the dialect runs INSERT/UPDATE inside a WITH (PostgreSQL does; SQLite does not).
 WRITABLE_CTES = {"postgresql": True, "sqlite": False}

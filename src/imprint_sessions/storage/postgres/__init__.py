@@ -13,17 +13,17 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from imprint_sessions.storage.api_keys import PartnerApiKeys
+from imprint_sessions.storage.client import ClientSessions
+from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
+from imprint_sessions.storage.customer_sessions import CustomerSessions
+from imprint_sessions.storage.customers import PartnerCustomers
 from imprint_sessions.storage.hosted import HostedPage
 from imprint_sessions.storage.partners import Partners
+from imprint_sessions.storage.payment_methods import PaymentMethods
 from imprint_sessions.storage.postgres.applications import PgApplications
-from imprint_sessions.storage.postgres.client import PgClientSessions
-from imprint_sessions.storage.postgres.customer_session_lifecycle import PgCustomerSessionLifecycle
 from imprint_sessions.storage.postgres.customer_sessions import PgCustomerSessions
-from imprint_sessions.storage.postgres.customers import PgPartnerCustomers
 from imprint_sessions.storage.postgres.idempotency import PgIdempotency
 from imprint_sessions.storage.postgres.otp import PgOtp
-from imprint_sessions.storage.postgres.payment_methods import PgPaymentMethods
-from imprint_sessions.storage.postgres.profiles import PgProfiles
 from imprint_sessions.storage.postgres.runner import (
     UNAVAILABLE,
     Runner,
@@ -33,6 +33,7 @@ from imprint_sessions.storage.postgres.runner import (
     is_closed,
 )
 from imprint_sessions.storage.postgres.webhooks import PgWebhooks
+from imprint_sessions.storage.profiles import Profiles
 from imprint_sessions.storage.urls import asyncpg_dsn
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,16 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
 class PostgresRepositories(
     Partners,
     PgCustomerSessions,
-    PgPartnerCustomers,
-    PgCustomerSessionLifecycle,
+    CustomerSessions,
+    PartnerCustomers,
+    CustomerSessionLifecycle,
     PartnerApiKeys,
     PgIdempotency,
-    PgClientSessions,
-    PgProfiles,
+    ClientSessions,
+    Profiles,
     PgOtp,
     PgApplications,
-    PgPaymentMethods,
+    PaymentMethods,
     HostedPage,
     PgWebhooks,
 ):

@@ -8,17 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from imprint_sessions.errors import ServiceUnavailable
 from imprint_sessions.storage.postgres.runner import PgRepository
-from imprint_sessions.storage.records import CreateOutcome, CustomerSession, NewCustomerSession
-
-_SESSION_COLUMNS = (
-    "upper(id::text) AS id, upper(partner_id::text) AS partner_id, "
-    "upper(customer_id::text) AS customer_id, secret_key_id, source, metadata, "
-    "created_at, expires_at, consumed_at, revoked_at"
-)
+from imprint_sessions.storage.records import CreateOutcome, NewCustomerSession
 
 # $1..$11: the session; $12..$19: the profile of a customer created by this call.
 _INSERT_SESSION = """
@@ -130,19 +122,3 @@ class PgCustomerSessions(PgRepository):
             if created is not None:
                 return CreateOutcome.CREATED
         raise ServiceUnavailable("database: could not settle a concurrent customer creation")
-
-    async def get_customer_session(
-        self, partner_id: str, customer_session_id: str
-    ) -> CustomerSession | None:
-        row = await self._fetchrow(
-            f"SELECT {_SESSION_COLUMNS} FROM customer_sessions WHERE id = $1 AND partner_id = $2",
-            customer_session_id,
-            partner_id,
-        )
-        return _customer_session(row) if row else None
-
-
-def _customer_session(row: asyncpg.Record) -> CustomerSession:
-    values = dict(row)
-    values["metadata_json"] = values.pop("metadata")
-    return CustomerSession(**values)

@@ -12,17 +12,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from imprint_sessions.storage.api_keys import PartnerApiKeys
+from imprint_sessions.storage.client import ClientSessions
+from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
+from imprint_sessions.storage.customer_sessions import CustomerSessions
+from imprint_sessions.storage.customers import PartnerCustomers
 from imprint_sessions.storage.hosted import HostedPage
 from imprint_sessions.storage.partners import Partners
+from imprint_sessions.storage.payment_methods import PaymentMethods
+from imprint_sessions.storage.profiles import Profiles
 from imprint_sessions.storage.sqlite.applications import LiteApplications
-from imprint_sessions.storage.sqlite.client import LiteClientSessions
-from imprint_sessions.storage.sqlite.customer_session_lifecycle import LiteCustomerSessionLifecycle
 from imprint_sessions.storage.sqlite.customer_sessions import LiteCustomerSessions
-from imprint_sessions.storage.sqlite.customers import LitePartnerCustomers
 from imprint_sessions.storage.sqlite.idempotency import LiteIdempotency
 from imprint_sessions.storage.sqlite.otp import LiteOtp
-from imprint_sessions.storage.sqlite.payment_methods import LitePaymentMethods
-from imprint_sessions.storage.sqlite.profiles import LiteProfiles
 from imprint_sessions.storage.sqlite.runner import Handle, Runner
 from imprint_sessions.storage.sqlite.webhooks import LiteWebhooks
 
@@ -30,15 +31,16 @@ from imprint_sessions.storage.sqlite.webhooks import LiteWebhooks
 class SqliteRepositories(
     Partners,
     LiteCustomerSessions,
-    LitePartnerCustomers,
-    LiteCustomerSessionLifecycle,
+    CustomerSessions,
+    PartnerCustomers,
+    CustomerSessionLifecycle,
     PartnerApiKeys,
     LiteIdempotency,
-    LiteClientSessions,
-    LiteProfiles,
+    ClientSessions,
+    Profiles,
     LiteOtp,
     LiteApplications,
-    LitePaymentMethods,
+    PaymentMethods,
     HostedPage,
     LiteWebhooks,
 ):

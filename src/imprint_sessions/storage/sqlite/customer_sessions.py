@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from imprint_sessions.storage.records import CreateOutcome, CustomerSession, NewCustomerSession
+from imprint_sessions.storage.records import CreateOutcome, NewCustomerSession
 from imprint_sessions.storage.sqlite.runner import LiteRepository
 
-_SESSION_COLUMNS = (
-    "id, partner_id, customer_id, secret_key_id, source, metadata AS metadata_json, "
-    "created_at, expires_at, consumed_at, revoked_at"
-)
 _INSERT_CUSTOMER = (
     "INSERT INTO customers (id, partner_id, partner_customer_id, email, phone, first_name, "
     "last_name, preferred_language, address, account_history, created_at, updated_at) "
@@ -26,16 +22,6 @@ _INSERT_SESSION = (
 class LiteCustomerSessions(LiteRepository):
     async def create_customer_session(self, new: NewCustomerSession) -> CreateOutcome:
         return await self._runner.write(lambda c: _create_customer_session(c, new))
-
-    async def get_customer_session(
-        self, partner_id: str, customer_session_id: str
-    ) -> CustomerSession | None:
-        rows = await self._runner.read(
-            f"SELECT {_SESSION_COLUMNS} FROM customer_sessions WHERE id = ? AND partner_id = ?",
-            customer_session_id,
-            partner_id,
-        )
-        return CustomerSession(**dict(rows[0])) if rows else None
 
 
 def _create_customer_session(conn: sqlite3.Connection, new: NewCustomerSession) -> CreateOutcome:
