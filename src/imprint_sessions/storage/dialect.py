@@ -140,3 +140,22 @@ def _xact_lock_pg(element: xact_lock, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(xact_lock, "sqlite")
 def _xact_lock_sqlite(element: xact_lock, compiler: SQLCompiler, **kw: Any) -> str:
     return "1"
+
+
+class correlated(FunctionElement[Any]):
+    """A scalar subquery correlated with the row an ``UPDATE ... RETURNING`` returns.
+
+    SQLAlchemy writes SQLite's RETURNING columns without their table, and passes that on into
+    subqueries, where ``customer_id = customer_id`` would compare a column with itself; this
+    keeps every column inside qualified (SQLite accepts them there).
+    """
+
+    type = NullType()
+    inherit_cache = True
+
+
+@compiles(correlated)
+def _correlated(element: correlated, compiler: SQLCompiler, **kw: Any) -> str:
+    kw.pop("include_table", None)
+    (subquery,) = element.clauses
+    return str(compiler.process(subquery, **kw))

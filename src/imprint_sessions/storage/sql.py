@@ -70,8 +70,10 @@ def bp(name: str, type_: Any = None) -> sa.BindParameter[Any]:
     return sa.bindparam(name, type_=type_, required=True)
 
 
-def lit(value: str) -> sa.ColumnElement[Any]:
-    """A text constant of the code (a status, say), written into the SQL, not bound."""
+def lit(value: str | int) -> sa.ColumnElement[Any]:
+    """A constant of the code (a status, a step of 1), written into the SQL, not bound."""
+    if isinstance(value, int):
+        return sa.literal_column(str(int(value)), sa.Integer)
     return sa.literal_column("'" + value.replace("'", "''") + "'", sa.Text)
 
 

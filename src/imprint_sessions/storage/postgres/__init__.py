@@ -13,17 +13,17 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from imprint_sessions.storage.api_keys import PartnerApiKeys
+from imprint_sessions.storage.applications import Applications
 from imprint_sessions.storage.client import ClientSessions
 from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
 from imprint_sessions.storage.customer_sessions import CustomerSessions
 from imprint_sessions.storage.customers import PartnerCustomers
 from imprint_sessions.storage.hosted import HostedPage
+from imprint_sessions.storage.idempotency import Idempotency
+from imprint_sessions.storage.otp import Otp
 from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.payment_methods import PaymentMethods
-from imprint_sessions.storage.postgres.applications import PgApplications
 from imprint_sessions.storage.postgres.customer_sessions import PgCustomerSessions
-from imprint_sessions.storage.postgres.idempotency import PgIdempotency
-from imprint_sessions.storage.postgres.otp import PgOtp
 from imprint_sessions.storage.postgres.runner import (
     UNAVAILABLE,
     Runner,
@@ -56,11 +56,11 @@ class PostgresRepositories(
     PartnerCustomers,
     CustomerSessionLifecycle,
     PartnerApiKeys,
-    PgIdempotency,
+    Idempotency,
     ClientSessions,
     Profiles,
-    PgOtp,
-    PgApplications,
+    Otp,
+    Applications,
     PaymentMethods,
     HostedPage,
     PgWebhooks,

@@ -12,18 +12,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from imprint_sessions.storage.api_keys import PartnerApiKeys
+from imprint_sessions.storage.applications import Applications
 from imprint_sessions.storage.client import ClientSessions
 from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
 from imprint_sessions.storage.customer_sessions import CustomerSessions
 from imprint_sessions.storage.customers import PartnerCustomers
 from imprint_sessions.storage.hosted import HostedPage
+from imprint_sessions.storage.idempotency import Idempotency
+from imprint_sessions.storage.otp import Otp
 from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.payment_methods import PaymentMethods
 from imprint_sessions.storage.profiles import Profiles
-from imprint_sessions.storage.sqlite.applications import LiteApplications
 from imprint_sessions.storage.sqlite.customer_sessions import LiteCustomerSessions
-from imprint_sessions.storage.sqlite.idempotency import LiteIdempotency
-from imprint_sessions.storage.sqlite.otp import LiteOtp
 from imprint_sessions.storage.sqlite.runner import Handle, Runner
 from imprint_sessions.storage.sqlite.webhooks import LiteWebhooks
 
@@ -35,11 +35,11 @@ class SqliteRepositories(
     PartnerCustomers,
     CustomerSessionLifecycle,
     PartnerApiKeys,
-    LiteIdempotency,
+    Idempotency,
     ClientSessions,
     Profiles,
-    LiteOtp,
-    LiteApplications,
+    Otp,
+    Applications,
     PaymentMethods,
     HostedPage,
     LiteWebhooks,
