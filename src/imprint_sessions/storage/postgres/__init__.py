@@ -23,7 +23,6 @@ from imprint_sessions.storage.idempotency import Idempotency
 from imprint_sessions.storage.otp import Otp
 from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.payment_methods import PaymentMethods
-from imprint_sessions.storage.postgres.customer_sessions import PgCustomerSessions
 from imprint_sessions.storage.postgres.runner import (
     UNAVAILABLE,
     Runner,
@@ -51,7 +50,6 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
 
 class PostgresRepositories(
     Partners,
-    PgCustomerSessions,
     CustomerSessions,
     PartnerCustomers,
     CustomerSessionLifecycle,

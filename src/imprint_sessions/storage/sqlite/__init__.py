@@ -23,14 +23,12 @@ from imprint_sessions.storage.otp import Otp
 from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.payment_methods import PaymentMethods
 from imprint_sessions.storage.profiles import Profiles
-from imprint_sessions.storage.sqlite.customer_sessions import LiteCustomerSessions
 from imprint_sessions.storage.sqlite.runner import Handle, Runner
 from imprint_sessions.storage.sqlite.webhooks import LiteWebhooks
 
 
 class SqliteRepositories(
     Partners,
-    LiteCustomerSessions,
     CustomerSessions,
     PartnerCustomers,
     CustomerSessionLifecycle,
