@@ -47,18 +47,18 @@ class _RecordingConnection:
 
 
 def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple[Any, ...]]:
-    """The first statement ``PostgresRepositories.<method>`` sends, with its arguments."""
+    """The first statement ``SqlRepositories.<method>`` on PostgreSQL sends, with its arguments."""
     try:
-        from imprint_sessions.storage.postgres import PostgresRepositories
         from imprint_sessions.storage.postgres.runner import Runner
+        from imprint_sessions.storage.store import SqlRepositories
 
         connection = _RecordingConnection()
         # A runner inside a "transaction" on the recording connection: no pool is touched.
         runner = Runner(None, 1.0, connection)  # type: ignore[arg-type]
-        repos = PostgresRepositories(runner)
+        repos = SqlRepositories(runner)
         call = getattr(repos, method)(*args, **kwargs)
     except (ImportError, AttributeError, TypeError) as exc:
-        raise BenchError(f"cannot call PostgresRepositories.{method}: {exc}; {_UPDATE}") from exc
+        raise BenchError(f"cannot call SqlRepositories.{method}: {exc}; {_UPDATE}") from exc
     # Nothing answers, so the method may go on to fail (no row): only what it sent matters.
     try:
         drive(call)
@@ -67,7 +67,7 @@ def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple
     except Exception:
         pass
     if not connection.calls:
-        raise BenchError(f"PostgresRepositories.{method} sent no statement; {_UPDATE}")
+        raise BenchError(f"SqlRepositories.{method} on PostgreSQL sent no statement; {_UPDATE}")
     return connection.calls[0]
 
 

@@ -5,8 +5,9 @@ Each construct here renders the PostgreSQL spelling and the SQLite one of the sa
 
 - ``id_text(column)``: a UUID column as the API's uppercase text (native ``uuid`` on PostgreSQL;
   SQLite stores that text already).
-- ``in_texts(column, name)``: ``column`` is one of the list bound as ``name`` (a ``TextList``):
-  ``= ANY($n::text[])`` / ``IN (SELECT value FROM json_each(?))``, one statement for any length.
+- ``in_texts(column, values)``: ``column`` is one of the list bound as ``values`` (a
+  ``TextList``): ``= ANY($n::text[])`` (``uuid[]`` for an id column) / ``IN (SELECT value FROM
+  json_each(?))``, one statement for any length.
 - ``json_array_contains(column, value)``: a JSON-array text column holds ``value``.
 - ``json_with_key(column, key, value)``: a JSON-object text column with ``key`` set to ``value``.
 - ``xact_lock(a, b)``: PostgreSQL's transaction-scoped advisory lock on ``a/b``; on SQLite a unit
@@ -71,9 +72,9 @@ class in_texts(FunctionElement[Any]):
 @compiles(in_texts, "postgresql")
 def _in_texts_pg(element: in_texts, compiler: SQLCompiler, **kw: Any) -> str:
     column, values = element.clauses
-    return (
-        f"{compiler.process(column, **kw)} = ANY(CAST({compiler.process(values, **kw)} AS TEXT[]))"
-    )
+    column_sql, values_sql = compiler.process(column, **kw), compiler.process(values, **kw)
+    array = "UUID[]" if isinstance(column.type, sa.Uuid) else "TEXT[]"
+    return f"{column_sql} = ANY(CAST({values_sql} AS {array}))"
 
 
 @compiles(in_texts, "sqlite")

@@ -104,6 +104,10 @@ class Runner(Executor, Protocol):
         """Several reads on one connection (one pool checkout; one read snapshot on SQLite)."""
         ...
 
+    async def ping(self) -> None:
+        """Readiness: the database answers (else ``ServiceUnavailable``)."""
+        ...
+
 
 def drive(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that never suspends (its statements execute in place) to its end."""

@@ -1,7 +1,7 @@
 """PostgreSQL through an asyncpg pool: the production store.
 
-``PostgresRepositories`` is composed of one mixin per resource (``partners.py``,
-``customer_sessions.py``, ...), all sharing ``runner.Runner``.
+The repositories are ``store.SqlRepositories``, as on SQLite; what is PostgreSQL's is here and in
+``runner.py``: the pool, its connections, transactions and how a statement is executed.
 """
 
 from __future__ import annotations
@@ -12,17 +12,6 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from imprint_sessions.storage.api_keys import PartnerApiKeys
-from imprint_sessions.storage.applications import Applications
-from imprint_sessions.storage.client import ClientSessions
-from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
-from imprint_sessions.storage.customer_sessions import CustomerSessions
-from imprint_sessions.storage.customers import PartnerCustomers
-from imprint_sessions.storage.hosted import HostedPage
-from imprint_sessions.storage.idempotency import Idempotency
-from imprint_sessions.storage.otp import Otp
-from imprint_sessions.storage.partners import Partners
-from imprint_sessions.storage.payment_methods import PaymentMethods
 from imprint_sessions.storage.postgres.runner import (
     UNAVAILABLE,
     Runner,
@@ -31,8 +20,7 @@ from imprint_sessions.storage.postgres.runner import (
     guarded,
     is_closed,
 )
-from imprint_sessions.storage.postgres.webhooks import PgWebhooks
-from imprint_sessions.storage.profiles import Profiles
+from imprint_sessions.storage.store import SqlRepositories
 from imprint_sessions.storage.urls import asyncpg_dsn
 
 log = logging.getLogger(__name__)
@@ -48,29 +36,8 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
     """
 
 
-class PostgresRepositories(
-    Partners,
-    CustomerSessions,
-    PartnerCustomers,
-    CustomerSessionLifecycle,
-    PartnerApiKeys,
-    Idempotency,
-    ClientSessions,
-    Profiles,
-    Otp,
-    Applications,
-    PaymentMethods,
-    HostedPage,
-    PgWebhooks,
-):
-    """asyncpg implementation of ``repositories.Repositories``."""
-
-    async def ping(self) -> None:
-        await self._runner.ping()
-
-
 class PostgresUnitOfWork:
-    def __init__(self, connection: asyncpg.Connection, repositories: PostgresRepositories) -> None:
+    def __init__(self, connection: asyncpg.Connection, repositories: SqlRepositories) -> None:
         self._connection = connection
         self.repositories = repositories
         self.committed = False
@@ -88,7 +55,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
-        self.repositories = PostgresRepositories(Runner(pool, acquire_timeout))
+        self.repositories = SqlRepositories(Runner(pool, acquire_timeout))
 
     @classmethod
     async def open(
@@ -140,7 +107,7 @@ class PostgresDatabase:
             await guarded(connection, lambda c: c.execute("BEGIN"))
             uow = PostgresUnitOfWork(
                 connection,
-                PostgresRepositories(Runner(self._pool, self._acquire_timeout, connection)),
+                SqlRepositories(Runner(self._pool, self._acquire_timeout, connection)),
             )
             yield uow
         finally:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from imprint_sessions.errors import ServiceUnavailable
-from imprint_sessions.storage.sql import Executor, Repository, Statement
+from imprint_sessions.storage.sql import Executor, Statement
 
 T = TypeVar("T")
 
@@ -171,21 +171,3 @@ class Runner:
             await guarded(connection, lambda c: c.fetchval("SELECT 1", timeout=timeout))
         finally:
             await pool.release(connection)
-
-
-class PgRepository(Repository):
-    """Base of the per-resource repository mixins: statement helpers over one ``Runner``."""
-
-    def __init__(self, runner: Runner) -> None:
-        super().__init__(runner)
-        self._runner = runner
-        self._run = runner.run
-
-    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        return await self._run(lambda c: c.fetchrow(sql, *args))
-
-    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        return await self._run(lambda c: c.fetch(sql, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> str:
-        return await self._run(lambda c: c.execute(sql, *args))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from imprint_sessions.errors import ServiceUnavailable
-from imprint_sessions.storage.sql import Executor, Repository, Statement, drive
+from imprint_sessions.storage.sql import Executor, Statement, drive
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -182,14 +182,9 @@ class Runner:
     async def transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
         return await self.write(in_place(work))
 
+    async def ping(self) -> None:
+        await self.read("SELECT 1")
+
     async def snapshot(self, work: Callable[[Executor], Awaitable[T]]) -> T:
         run = in_place(work)
         return await self.run(lambda conn: _snapshot(conn, run))
-
-
-class LiteRepository(Repository):
-    """Base of the per-resource repository mixins: one ``Runner``."""
-
-    def __init__(self, runner: Runner) -> None:
-        super().__init__(runner)
-        self._runner = runner
