@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from imprint_sessions.storage.dialect import correlated, id_text, json_with_key, xact_lock
 from imprint_sessions.storage.records import Application
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp, lit
+from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, lit, params
 from imprint_sessions.storage.tables import applications, customers, payment_methods
 
 a, pm = applications.c, payment_methods.c
@@ -19,22 +19,18 @@ _PAYMENT_METHOD_ID = correlated(
     .limit(1)
     .scalar_subquery()
 )
+_FIELDS = (
+    "id partner_id customer_id customer_session_id merchant_key type status phone input "
+    "customer_history offer decision_reason created_at updated_at decided_at"
+)
 _COLUMNS = (
-    id_text(a.id).label("id"),
-    id_text(a.partner_id).label("partner_id"),
-    id_text(a.customer_id).label("customer_id"),
-    id_text(a.customer_session_id).label("customer_session_id"),
-    a.merchant_key,
-    a.type,
-    a.status,
-    a.phone,
-    a.input.label("input_json"),
-    a.customer_history.label("customer_history_json"),
-    a.offer.label("offer_json"),
-    a.decision_reason,
-    a.created_at,
-    a.updated_at,
-    a.decided_at,
+    *columns(
+        applications,
+        _FIELDS,
+        input="input_json",
+        customer_history="customer_history_json",
+        offer="offer_json",
+    ),
     _PAYMENT_METHOD_ID.label("payment_method_id"),
 )
 
@@ -44,30 +40,7 @@ def _application(row: Row) -> Application:
 
 
 _LOCK_FOR_PHONE = Statement(sa.select(xact_lock(bp("partner_id"), bp("phone"))))
-_INSERT = Statement(
-    sa.insert(applications).values(
-        {
-            column: bp(column)
-            for column in (
-                "id",
-                "partner_id",
-                "customer_id",
-                "customer_session_id",
-                "merchant_key",
-                "type",
-                "status",
-                "phone",
-                "input",
-                "customer_history",
-                "offer",
-                "decision_reason",
-                "created_at",
-                "updated_at",
-                "decided_at",
-            )
-        }
-    )
-)
+_INSERT = Statement(sa.insert(applications).values(params(_FIELDS)))
 _newest_first = (a.created_at.desc(), a.id.desc())
 _GET = Statement(sa.select(*_COLUMNS).where(a.id == bp("id"), a.customer_id == bp("customer_id")))
 _LATEST = Statement(

@@ -17,24 +17,27 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from imprint_sessions.errors import ServiceUnavailable
-from imprint_sessions.storage.dialect import WRITABLE_CTES, id_text
+from imprint_sessions.storage.dialect import WRITABLE_CTES
 from imprint_sessions.storage.records import CreateOutcome, CustomerSession, NewCustomerSession
-from imprint_sessions.storage.sql import Executor, Repository, Row, Statement, bp, lit
+from imprint_sessions.storage.sql import (
+    Executor,
+    Repository,
+    Row,
+    Statement,
+    bp,
+    columns,
+    lit,
+    params,
+)
 from imprint_sessions.storage.tables import customer_sessions, customers
 
 s, c = customer_sessions.c, customers.c
 
-SESSION_COLUMNS = (
-    id_text(s.id).label("id"),
-    id_text(s.partner_id).label("partner_id"),
-    id_text(s.customer_id).label("customer_id"),
-    s.secret_key_id,
-    s.source,
-    s.metadata.label("metadata_json"),
-    s.created_at,
-    s.expires_at,
-    s.consumed_at,
-    s.revoked_at,
+SESSION_COLUMNS = columns(
+    customer_sessions,
+    "id partner_id customer_id secret_key_id source metadata created_at expires_at consumed_at "
+    "revoked_at",
+    metadata="metadata_json",
 )
 
 
@@ -50,32 +53,15 @@ _GET = Statement(
 # Parameters: the session's fields by column name, the new customer's profile by column name and
 # ``new_customer_id``; ``customer_id`` and ``partner_customer_id`` when the caller names them.
 _SESSION_FIELDS = (
-    "id",
-    "partner_id",
-    "merchant_key",
-    "secret_key_id",
-    "transaction_amount",
-    "transaction_currency",
-    "customer_history",
-    "source",
-    "metadata",
-    "created_at",
-    "expires_at",
+    "id partner_id merchant_key secret_key_id transaction_amount transaction_currency "
+    "customer_history source metadata created_at expires_at"
 )
-_PROFILE_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "preferred_language",
-    "address",
-    "account_history",
-)
+_PROFILE_FIELDS = "email phone first_name last_name preferred_language address account_history"
 
 
 def _insert_session(customer: sa.CTE) -> Any:
     """The session, for the customer ``customer`` selects (none: nothing is inserted)."""
-    values: dict[str, Any] = {name: bp(name) for name in _SESSION_FIELDS}
+    values: dict[str, Any] = params(_SESSION_FIELDS)
     values["customer_id"] = customer.c.id
     return (
         sa.insert(customer_sessions)
@@ -90,7 +76,7 @@ def _new_customer(partner_customer_id: sa.ColumnElement[Any]) -> dict[str, Any]:
         "id": bp("new_customer_id"),
         "partner_id": bp("partner_id"),
         "partner_customer_id": partner_customer_id,
-        **{name: bp(name) for name in _PROFILE_FIELDS},
+        **params(_PROFILE_FIELDS),
         "created_at": bp("created_at"),
         "updated_at": bp("created_at"),
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from imprint_sessions.storage.dialect import UNIQUE_VIOLATION, TextList, id_text, in_texts
+from imprint_sessions.storage.dialect import UNIQUE_VIOLATION, TextList, in_texts
 from imprint_sessions.storage.paging import Pager
 from imprint_sessions.storage.records import (
     Customer,
@@ -22,30 +22,24 @@ from imprint_sessions.storage.records import (
     PageRequest,
     UpdateOutcome,
 )
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp
+from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns
 from imprint_sessions.storage.tables import customers
 
 c = customers.c
 
 # The customer's profile, as the client API reads it.
-CUSTOMER_COLUMNS = (
-    id_text(c.id).label("id"),
-    id_text(c.partner_id).label("partner_id"),
-    c.partner_customer_id,
-    c.email,
-    c.phone,
-    c.phone_verified_at,
-    c.first_name,
-    c.last_name,
-    c.preferred_language,
-    c.date_of_birth,
-    c.address.label("address_json"),
-    c.statuses.label("statuses_json"),
-    c.created_at,
-    c.updated_at,
+CUSTOMER_COLUMNS = columns(
+    customers,
+    "id partner_id partner_customer_id email phone phone_verified_at first_name last_name "
+    "preferred_language date_of_birth address statuses created_at updated_at",
+    address="address_json",
+    statuses="statuses_json",
 )
 # ... and what only its partner sees besides.
-PARTNER_CUSTOMER_COLUMNS = (*CUSTOMER_COLUMNS, c.ssn4, c.metadata.label("metadata_json"))
+PARTNER_CUSTOMER_COLUMNS = (
+    *CUSTOMER_COLUMNS,
+    *columns(customers, "ssn4 metadata", metadata="metadata_json"),
+)
 
 _FIELDS = tuple(Customer.__dataclass_fields__)
 

@@ -5,24 +5,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from imprint_sessions.storage.dialect import WRITABLE_CTES, id_text
+from imprint_sessions.storage.dialect import WRITABLE_CTES
 from imprint_sessions.storage.records import OtpAttempt, OtpChallenge
-from imprint_sessions.storage.sql import Executor, Repository, Statement, bp, lit
+from imprint_sessions.storage.sql import Executor, Repository, Statement, bp, columns, lit, names
 from imprint_sessions.storage.tables import customers, otp_challenges
 
 o, c = otp_challenges.c, customers.c
 
-_COLUMNS = (
-    id_text(o.id).label("id"),
-    id_text(o.customer_session_id).label("customer_session_id"),
-    id_text(o.customer_id).label("customer_id"),
-    o.phone,
-    o.code_hash,
-    o.attempts,
-    o.created_at,
-    o.expires_at,
-    o.verified_at,
-    o.locked_at,
+_COLUMNS = columns(
+    otp_challenges,
+    "id customer_session_id customer_id phone code_hash attempts created_at expires_at "
+    "verified_at locked_at",
 )
 
 _count = (
@@ -36,17 +29,9 @@ _next = _count.with_only_columns((sa.func.count() + lit(1)).label("seq")).subque
 _CREATE = Statement(
     insert(otp_challenges)
     .from_select(
-        [
-            "id",
-            "customer_session_id",
-            "customer_id",
-            "phone",
-            "code_hash",
-            "attempts",
-            "seq",
-            "created_at",
-            "expires_at",
-        ],
+        names(
+            "id customer_session_id customer_id phone code_hash attempts seq created_at expires_at"
+        ),
         sa.select(
             bp("id"),
             bp("customer_session_id"),

@@ -8,38 +8,17 @@ import sqlalchemy as sa
 
 from imprint_sessions.storage.dialect import TextList, id_text, in_texts, json_array_contains
 from imprint_sessions.storage.records import ApiKey, Partner, Principal
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp
+from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, params
 from imprint_sessions.storage.tables import api_keys, partners
 
 p, k = partners.c, api_keys.c
 
 # A partner as ``partner_from_row`` reads it (shared with hosted.py).
-PARTNER_COLUMNS = (
-    id_text(p.id).label("id"),
-    p.name,
-    p.merchant_keys,
-    p.allowed_origins,
-    p.created_at,
-    p.logo_url,
-)
-API_KEY_COLUMNS = (
-    id_text(k.id).label("id"),
-    id_text(k.partner_id).label("partner_id"),
-    k.display_prefix,
-    k.created_at,
-    k.revoked_at,
-)
+_PARTNER_FIELDS = "id name merchant_keys allowed_origins created_at logo_url"
+PARTNER_COLUMNS = columns(partners, _PARTNER_FIELDS)
+API_KEY_COLUMNS = columns(api_keys, "id partner_id display_prefix created_at revoked_at")
 
-_INSERT_PARTNER = Statement(
-    sa.insert(partners).values(
-        id=bp("id"),
-        name=bp("name"),
-        merchant_keys=bp("merchant_keys"),
-        allowed_origins=bp("allowed_origins"),
-        created_at=bp("created_at"),
-        logo_url=bp("logo_url"),
-    )
-)
+_INSERT_PARTNER = Statement(sa.insert(partners).values(params(_PARTNER_FIELDS)))
 _GET_PARTNER = Statement(sa.select(*PARTNER_COLUMNS).where(p.id == bp("id")))
 _LIST_PARTNERS = Statement(sa.select(*PARTNER_COLUMNS).order_by(p.created_at, p.id))
 _SET_LOGO_URL = Statement(
@@ -50,12 +29,7 @@ _SET_LOGO_URL = Statement(
 )
 _INSERT_API_KEY = Statement(
     sa.insert(api_keys).values(
-        id=bp("id"),
-        partner_id=bp("partner_id"),
-        key_hash=bp("key_hash"),
-        display_prefix=bp("display_prefix"),
-        secret_key_id=bp("secret_key_id"),
-        created_at=bp("created_at"),
+        params("id partner_id key_hash display_prefix secret_key_id created_at")
     )
 )
 _LIST_API_KEYS = Statement(

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from imprint_sessions.storage.dialect import id_text
 from imprint_sessions.storage.paging import Pager
 from imprint_sessions.storage.records import Page, PageRequest, PaymentMethod
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp
+from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, params
 from imprint_sessions.storage.tables import payment_methods
 
 pm = payment_methods.c
 
-_COLUMNS = (
-    id_text(pm.id).label("id"),
-    id_text(pm.partner_id).label("partner_id"),
-    id_text(pm.customer_id).label("customer_id"),
-    id_text(pm.application_id).label("application_id"),
-    pm.type,
-    pm.status,
-    pm.card.label("card_json"),
-    pm.loan.label("loan_json"),
-    pm.metadata.label("metadata_json"),
-    pm.created_at,
-    pm.updated_at,
+_FIELDS = (
+    "id partner_id customer_id application_id type status card loan metadata created_at updated_at"
+)
+_COLUMNS = columns(
+    payment_methods, _FIELDS, card="card_json", loan="loan_json", metadata="metadata_json"
 )
 
 
@@ -31,26 +23,7 @@ def _payment_method(row: Row) -> PaymentMethod:
     return PaymentMethod(**dict(row))
 
 
-_INSERT = Statement(
-    sa.insert(payment_methods).values(
-        {
-            column: bp(column)
-            for column in (
-                "id",
-                "partner_id",
-                "customer_id",
-                "application_id",
-                "type",
-                "status",
-                "card",
-                "loan",
-                "metadata",
-                "created_at",
-                "updated_at",
-            )
-        }
-    )
-)
+_INSERT = Statement(sa.insert(payment_methods).values(params(_FIELDS)))
 _LIST_OF_CUSTOMER = Statement(
     sa.select(*_COLUMNS).where(pm.customer_id == bp("customer_id")).order_by(pm.created_at, pm.id)
 )

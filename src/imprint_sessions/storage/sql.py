@@ -19,6 +19,8 @@ from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from imprint_sessions.storage.dialect import id_text
+
 T = TypeVar("T")
 Row = Any  # asyncpg.Record or sqlite3.Row: both map column labels (and positions) to values
 
@@ -68,6 +70,29 @@ class Statement:
 def bp(name: str, type_: Any = None) -> sa.BindParameter[Any]:
     """A named parameter the caller binds (``required``: never a literal)."""
     return sa.bindparam(name, type_=type_, required=True)
+
+
+def names(spaced: str) -> list[str]:
+    """The space-separated names in ``spaced`` (column lists one may read on one line)."""
+    return spaced.split()
+
+
+def params(names: str) -> dict[str, sa.BindParameter[Any]]:
+    """A parameter for each of the space-separated ``names``, by name (an INSERT's values)."""
+    return {name: bp(name) for name in names.split()}
+
+
+def columns(table: sa.Table, names: str, **labels: str) -> tuple[sa.ColumnElement[Any], ...]:
+    """``table``'s space-separated columns ``names`` as reads select them: ids as the API's
+    text (``dialect.id_text``), each under its own name or the label ``labels`` gives it."""
+    selected: list[sa.ColumnElement[Any]] = []
+    for name in names.split():
+        column, label = table.c[name], labels.get(name)
+        if isinstance(column.type, sa.Uuid):
+            selected.append(id_text(column).label(label or name))
+        else:
+            selected.append(column.label(label) if label else column)
+    return tuple(selected)
 
 
 def lit(value: str | int) -> sa.ColumnElement[Any]:

@@ -29,7 +29,17 @@ from imprint_sessions.storage.records import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from imprint_sessions.storage.sql import Executor, Repository, Row, Statement, bp, lit
+from imprint_sessions.storage.sql import (
+    Executor,
+    Repository,
+    Row,
+    Statement,
+    bp,
+    columns,
+    lit,
+    names,
+    params,
+)
 from imprint_sessions.storage.tables import (
     webhook_attempts,
     webhook_deliveries,
@@ -39,49 +49,21 @@ from imprint_sessions.storage.tables import (
 
 ep, ev, d, at = webhook_endpoints.c, webhook_events.c, webhook_deliveries.c, webhook_attempts.c
 
-_ENDPOINT_COLUMNS = (
-    id_text(ep.id).label("id"),
-    id_text(ep.partner_id).label("partner_id"),
-    ep.url,
-    ep.event_types,
-    ep.status,
-    ep.secret_version,
-    ep.secret_key_id,
-    ep.previous_secret_version,
-    ep.previous_secret_key_id,
-    ep.previous_secret_expires_at,
-    ep.created_at,
-    ep.updated_at,
+_ENDPOINT_COLUMNS = columns(
+    webhook_endpoints,
+    "id partner_id url event_types status secret_version secret_key_id previous_secret_version "
+    "previous_secret_key_id previous_secret_expires_at created_at updated_at",
 )
-_EVENT_COLUMNS = (
-    id_text(ev.id).label("id"),
-    id_text(ev.partner_id).label("partner_id"),
-    ev.type,
-    ev.payload,
-    ev.created_at,
+_EVENT_FIELDS = "id partner_id type payload created_at"
+_EVENT_COLUMNS = columns(webhook_events, _EVENT_FIELDS)
+_DELIVERY_COLUMNS = columns(
+    webhook_deliveries,
+    "id event_id endpoint_id partner_id status attempts next_attempt_at last_attempt_at "
+    "last_error replay_of created_at updated_at",
 )
-_DELIVERY_COLUMNS = (
-    id_text(d.id).label("id"),
-    id_text(d.event_id).label("event_id"),
-    id_text(d.endpoint_id).label("endpoint_id"),
-    id_text(d.partner_id).label("partner_id"),
-    d.status,
-    d.attempts,
-    d.next_attempt_at,
-    d.last_attempt_at,
-    d.last_error,
-    id_text(d.replay_of).label("replay_of"),
-    d.created_at,
-    d.updated_at,
-)
-_ATTEMPT_COLUMNS = (
-    id_text(at.id).label("id"),
-    id_text(at.delivery_id).label("delivery_id"),
-    at.attempted_at,
-    at.duration_ms,
-    at.http_status,
-    at.error,
-    at.response_body,
+_ATTEMPT_COLUMNS = columns(
+    webhook_attempts,
+    "id delivery_id attempted_at duration_ms http_status error response_body",
 )
 
 
@@ -130,20 +112,10 @@ def _select_scoped(table: sa.Table, columns: Any, *where: Any) -> dict[bool, Sta
 
 _INSERT_ENDPOINT = Statement(
     sa.insert(webhook_endpoints).values(
-        {
-            column: bp(column)
-            for column in (
-                "id",
-                "partner_id",
-                "url",
-                "event_types",
-                "status",
-                "secret_version",
-                "secret_key_id",
-                "created_at",
-                "updated_at",
-            )
-        }
+        params(
+            "id partner_id url event_types status secret_version secret_key_id created_at "
+            "updated_at"
+        )
     )
 )
 _LIST_ENDPOINTS = Statement(
@@ -192,23 +164,11 @@ _CANCEL_PENDING = Statement(
 )
 
 _DELIVERY_FIELDS = (
-    "id",
-    "event_id",
-    "endpoint_id",
-    "partner_id",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "replay_of",
-    "created_at",
-    "updated_at",
+    "id event_id endpoint_id partner_id status attempts next_attempt_at replay_of created_at "
+    "updated_at"
 )
-_INSERT_DELIVERY = Statement(
-    sa.insert(webhook_deliveries).values({name: bp(name) for name in _DELIVERY_FIELDS})
-)
-_new_event = sa.insert(webhook_events).values(
-    {name: bp(name) for name in ("id", "partner_id", "type", "payload", "created_at")}
-)
+_INSERT_DELIVERY = Statement(sa.insert(webhook_deliveries).values(params(_DELIVERY_FIELDS)))
+_new_event = sa.insert(webhook_events).values(params(_EVENT_FIELDS))
 _INSERT_EVENT = Statement(_new_event)
 # PostgreSQL: the event and one delivery per (id, endpoint id, next attempt) of the arrays.
 _event_cte = _new_event.returning(ev.id).cte("event")
@@ -223,17 +183,10 @@ _each = (
 )
 _INSERT_EVENT_AND_DELIVERIES = Statement(
     sa.insert(webhook_deliveries).from_select(
-        [
-            "id",
-            "event_id",
-            "endpoint_id",
-            "partner_id",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "created_at",
-            "updated_at",
-        ],
+        names(
+            "id event_id endpoint_id partner_id status attempts next_attempt_at created_at "
+            "updated_at"
+        ),
         sa.select(
             _each.c.id,
             _event_cte.c.id,
@@ -349,7 +302,7 @@ _FINISH_WITH_ATTEMPT = Statement(_finish.add_cte(_attempt.cte("attempt")), sqlit
 
 
 def _delivery_params(delivery: WebhookDelivery) -> dict[str, Any]:
-    return {name: getattr(delivery, name) for name in _DELIVERY_FIELDS}
+    return {name: getattr(delivery, name) for name in names(_DELIVERY_FIELDS)}
 
 
 def _claimed(row: Row, lease_token: str) -> ClaimedDelivery:
