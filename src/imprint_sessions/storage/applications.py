@@ -6,7 +6,16 @@ import sqlalchemy as sa
 
 from imprint_sessions.storage.dialect import correlated, id_text, json_with_key, xact_lock
 from imprint_sessions.storage.records import Application
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, lit, params
+from imprint_sessions.storage.sql import (
+    Repository,
+    Row,
+    Statement,
+    bp,
+    columns,
+    lit,
+    params,
+    values_of,
+)
 from imprint_sessions.storage.tables import applications, customers, payment_methods
 
 a, pm = applications.c, payment_methods.c
@@ -85,25 +94,7 @@ class Applications(Repository):
         await self._db.one(_LOCK_FOR_PHONE, partner_id=partner_id, phone=phone)
 
     async def insert_application(self, application: Application) -> None:
-        x = application
-        await self._db.count(
-            _INSERT,
-            id=x.id,
-            partner_id=x.partner_id,
-            customer_id=x.customer_id,
-            customer_session_id=x.customer_session_id,
-            merchant_key=x.merchant_key,
-            type=x.type,
-            status=x.status,
-            phone=x.phone,
-            input=x.input_json,
-            customer_history=x.customer_history_json,
-            offer=x.offer_json,
-            decision_reason=x.decision_reason,
-            created_at=x.created_at,
-            updated_at=x.updated_at,
-            decided_at=x.decided_at,
-        )
+        await self._db.count(_INSERT, **values_of(application, _FIELDS))
 
     async def get_application(self, application_id: str, *, customer_id: str) -> Application | None:
         row = await self._db.one(_GET, id=application_id, customer_id=customer_id)

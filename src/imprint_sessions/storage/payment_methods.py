@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from imprint_sessions.storage.paging import Pager
 from imprint_sessions.storage.records import Page, PageRequest, PaymentMethod
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, params
+from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, params, values_of
 from imprint_sessions.storage.tables import payment_methods
 
 pm = payment_methods.c
@@ -44,21 +44,7 @@ _PAGES = Pager(payment_methods, _COLUMNS, _payment_method, scope=("partner_id", 
 
 class PaymentMethods(Repository):
     async def insert_payment_method(self, payment_method: PaymentMethod) -> None:
-        p = payment_method
-        await self._db.count(
-            _INSERT,
-            id=p.id,
-            partner_id=p.partner_id,
-            customer_id=p.customer_id,
-            application_id=p.application_id,
-            type=p.type,
-            status=p.status,
-            card=p.card_json,
-            loan=p.loan_json,
-            metadata=p.metadata_json,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
+        await self._db.count(_INSERT, **values_of(payment_method, _FIELDS))
 
     async def list_payment_methods(self, customer_id: str) -> list[PaymentMethod]:
         rows = await self._db.all(_LIST_OF_CUSTOMER, customer_id=customer_id)

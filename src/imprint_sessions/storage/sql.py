@@ -82,6 +82,15 @@ def params(names: str) -> dict[str, sa.BindParameter[Any]]:
     return {name: bp(name) for name in names.split()}
 
 
+def values_of(record: Any, names: str) -> dict[str, Any]:
+    """The parameters ``params(names)`` binds, from the record's fields of the same names (or
+    ``<name>_json``, for JSON stored as text)."""
+    return {
+        name: getattr(record, name) if hasattr(record, name) else getattr(record, f"{name}_json")
+        for name in names.split()
+    }
+
+
 def columns(table: sa.Table, names: str, **labels: str) -> tuple[sa.ColumnElement[Any], ...]:
     """``table``'s space-separated columns ``names`` as reads select them: ids as the API's
     text (``dialect.id_text``), each under its own name or the label ``labels`` gives it."""

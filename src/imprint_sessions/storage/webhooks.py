@@ -39,6 +39,7 @@ from imprint_sessions.storage.sql import (
     lit,
     names,
     params,
+    values_of,
 )
 from imprint_sessions.storage.tables import (
     webhook_attempts,
@@ -302,7 +303,7 @@ _FINISH_WITH_ATTEMPT = Statement(_finish.add_cte(_attempt.cte("attempt")), sqlit
 
 
 def _delivery_params(delivery: WebhookDelivery) -> dict[str, Any]:
-    return {name: getattr(delivery, name) for name in names(_DELIVERY_FIELDS)}
+    return values_of(delivery, _DELIVERY_FIELDS)
 
 
 def _claimed(row: Row, lease_token: str) -> ClaimedDelivery:
