@@ -12,6 +12,9 @@ Each construct here renders the PostgreSQL spelling and the SQLite one of the sa
 - ``json_with_key(column, key, value)``: a JSON-object text column with ``key`` set to ``value``.
 - ``xact_lock(a, b)``: PostgreSQL's transaction-scoped advisory lock on ``a/b``; on SQLite a unit
   of work is ``BEGIN IMMEDIATE``, which already holds the one write lock, so it is ``SELECT 1``.
+- ``correlated(subquery)``: a subquery in an ``UPDATE ... RETURNING`` that keeps its columns
+  qualified (SQLAlchemy's SQLite RETURNING drops them); ``UNIQUE_VIOLATION``: what each driver
+  raises for a broken unique constraint.
 
 Upserts (``insert(...).on_conflict_do_*``, the PostgreSQL construct, which SQLite's compiler
 renders too), ``RETURNING`` and ``with_for_update`` (``FOR UPDATE [SKIP LOCKED]``; nothing on
