@@ -14,6 +14,7 @@ Prints one ``LOOP_JSON {...}`` line: transactions, seconds, p50/p99 (us).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import random
@@ -29,23 +30,14 @@ from imprint_bench.pools import pool_id
 from imprint_bench.statements import column_of, drive
 
 
-class _InPlaceRunner:
-    """The repositories' runner, with no thread: work runs on the one connection at once."""
+class _InPlaceHandle:
+    """A connection handle with no thread: work runs on the one connection at once."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        from imprint_sessions.storage.sqlite.runner import atomic
-
-        self._conn = conn
-        self._atomic = atomic
+        self.conn = conn
 
     async def run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        return work(self._conn)
-
-    async def read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, args).fetchall()
-
-    async def write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        return self._atomic(self._conn, work)
+        return work(self.conn)
 
 
 def _template(conn: sqlite3.Connection, template_id: str) -> dict[str, dict[str, Any]]:
@@ -89,11 +81,13 @@ def main() -> int:
     p.add_argument("--pool-size", type=int, default=0)
     args = p.parse_args()
 
-    from imprint_sessions.storage.sqlite import SqliteRepositories
-    from imprint_sessions.storage.sqlite.runner import connect
+    from imprint_sessions.storage.sqlite.runner import Runner, connect
+    from imprint_sessions.storage.store import SqlRepositories
 
     conn = connect(args.db, args.synchronous)
-    repos = SqliteRepositories(_InPlaceRunner(conn))  # type: ignore[arg-type]
+    # The service's runner, bound to one in-place handle (as inside a unit of work): the same
+    # statements and transactions, with no thread hop.
+    repos = SqlRepositories(Runner(asyncio.Queue(), _InPlaceHandle(conn)))  # type: ignore[arg-type]
     template = _template(conn, args.template_id)
     base = _new_session(template)
     partner_id = template["s"]["partner_id"]

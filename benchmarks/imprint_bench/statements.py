@@ -46,24 +46,19 @@ class _RecordingConnection:
     fetchrow = fetch = fetchval = execute = _record
 
 
-class _RecordingRunner:
-    def __init__(self) -> None:
-        self.connection = _RecordingConnection()
-
-    async def run(self, work: Any) -> Any:
-        return await work(self.connection)
-
-
 def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple[Any, ...]]:
-    """The first statement ``PostgresRepositories.<method>`` sends, with its arguments."""
+    """The first statement ``SqlRepositories.<method>`` on PostgreSQL sends, with its arguments."""
     try:
-        from imprint_sessions.storage.postgres import PostgresRepositories
+        from imprint_sessions.storage.postgres.runner import Runner
+        from imprint_sessions.storage.store import SqlRepositories
 
-        runner = _RecordingRunner()
-        repos = PostgresRepositories(runner)  # type: ignore[arg-type]
+        connection = _RecordingConnection()
+        # A runner inside a "transaction" on the recording connection: no pool is touched.
+        runner = Runner(None, 1.0, connection)  # type: ignore[arg-type]
+        repos = SqlRepositories(runner)
         call = getattr(repos, method)(*args, **kwargs)
     except (ImportError, AttributeError, TypeError) as exc:
-        raise BenchError(f"cannot call PostgresRepositories.{method}: {exc}; {_UPDATE}") from exc
+        raise BenchError(f"cannot call SqlRepositories.{method}: {exc}; {_UPDATE}") from exc
     # Nothing answers, so the method may go on to fail (no row): only what it sent matters.
     try:
         drive(call)
@@ -71,9 +66,9 @@ def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple
         raise
     except Exception:
         pass
-    if not runner.connection.calls:
-        raise BenchError(f"PostgresRepositories.{method} sent no statement; {_UPDATE}")
-    return runner.connection.calls[0]
+    if not connection.calls:
+        raise BenchError(f"SqlRepositories.{method} on PostgreSQL sent no statement; {_UPDATE}")
+    return connection.calls[0]
 
 
 class _Sentinels:

@@ -1,8 +1,9 @@
 """The repository interface: every query the domain may make, named for its intent.
 
-One protocol per resource, composed into ``Repositories``. Two implementations, each one mixin
-module per resource: ``postgres/`` (asyncpg) and ``sqlite/`` (stdlib sqlite3 on worker threads).
-Each method is atomic on its own; inside a unit of work it joins that transaction instead.
+One protocol per resource, composed into ``Repositories``. One implementation for both
+databases, one mixin module per resource composed in ``store.SqlRepositories``, running on
+``postgres/``'s runner (asyncpg) or ``sqlite/``'s (stdlib sqlite3 on worker threads). Each method
+is atomic on its own; inside a unit of work it joins that transaction instead.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """PostgreSQL through an asyncpg pool: the production store.
 
-``PostgresRepositories`` is composed of one mixin per resource (``partners.py``,
-``customer_sessions.py``, ...), all sharing ``runner.Runner``.
+The repositories are ``store.SqlRepositories``, as on SQLite; what is PostgreSQL's is here and in
+``runner.py``: the pool, its connections, transactions and how a statement is executed.
 """
 
 from __future__ import annotations
@@ -12,18 +12,6 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from imprint_sessions.storage.postgres.api_keys import PgPartnerApiKeys
-from imprint_sessions.storage.postgres.applications import PgApplications
-from imprint_sessions.storage.postgres.client import PgClientSessions
-from imprint_sessions.storage.postgres.customer_session_lifecycle import PgCustomerSessionLifecycle
-from imprint_sessions.storage.postgres.customer_sessions import PgCustomerSessions
-from imprint_sessions.storage.postgres.customers import PgPartnerCustomers
-from imprint_sessions.storage.postgres.hosted import PgHostedPage
-from imprint_sessions.storage.postgres.idempotency import PgIdempotency
-from imprint_sessions.storage.postgres.otp import PgOtp
-from imprint_sessions.storage.postgres.partners import PgPartners
-from imprint_sessions.storage.postgres.payment_methods import PgPaymentMethods
-from imprint_sessions.storage.postgres.profiles import PgProfiles
 from imprint_sessions.storage.postgres.runner import (
     UNAVAILABLE,
     Runner,
@@ -32,7 +20,7 @@ from imprint_sessions.storage.postgres.runner import (
     guarded,
     is_closed,
 )
-from imprint_sessions.storage.postgres.webhooks import PgWebhooks
+from imprint_sessions.storage.store import SqlRepositories
 from imprint_sessions.storage.urls import asyncpg_dsn
 
 log = logging.getLogger(__name__)
@@ -48,29 +36,8 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
     """
 
 
-class PostgresRepositories(
-    PgPartners,
-    PgCustomerSessions,
-    PgPartnerCustomers,
-    PgCustomerSessionLifecycle,
-    PgPartnerApiKeys,
-    PgIdempotency,
-    PgClientSessions,
-    PgProfiles,
-    PgOtp,
-    PgApplications,
-    PgPaymentMethods,
-    PgHostedPage,
-    PgWebhooks,
-):
-    """asyncpg implementation of ``repositories.Repositories``."""
-
-    async def ping(self) -> None:
-        await self._runner.ping()
-
-
 class PostgresUnitOfWork:
-    def __init__(self, connection: asyncpg.Connection, repositories: PostgresRepositories) -> None:
+    def __init__(self, connection: asyncpg.Connection, repositories: SqlRepositories) -> None:
         self._connection = connection
         self.repositories = repositories
         self.committed = False
@@ -88,7 +55,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
-        self.repositories = PostgresRepositories(Runner(pool, acquire_timeout))
+        self.repositories = SqlRepositories(Runner(pool, acquire_timeout))
 
     @classmethod
     async def open(
@@ -140,7 +107,7 @@ class PostgresDatabase:
             await guarded(connection, lambda c: c.execute("BEGIN"))
             uow = PostgresUnitOfWork(
                 connection,
-                PostgresRepositories(Runner(self._pool, self._acquire_timeout, connection)),
+                SqlRepositories(Runner(self._pool, self._acquire_timeout, connection)),
             )
             yield uow
         finally:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from imprint_sessions.errors import ServiceUnavailable
+from imprint_sessions.storage.sql import Executor, Statement
 
 T = TypeVar("T")
 
@@ -91,6 +92,9 @@ async def guarded(
 class Runner:
     """Runs statements either on pooled connections (autocommit) or on one transaction's.
 
+    Implements ``sql.Runner``: a statement runs on its compiled ``$n`` text with positional
+    arguments (``connection.fetchrow(sql, *args)``, exactly what asyncpg is given).
+
     Every statement is bounded by the pool's ``command_timeout`` (IMPRINT_DB_STATEMENT_TIMEOUT_
     SECONDS) and every wait for a connection by ``acquire_timeout``, so a stuck database costs a
     request at most about their sum before it is answered 503.
@@ -115,6 +119,41 @@ class Runner:
         finally:
             await self._pool.release(connection)
 
+    dialect = "postgresql"
+
+    async def one(self, statement: Statement, **params: Any) -> asyncpg.Record | None:
+        compiled = statement.postgresql
+        args = compiled.args(params)
+        return await self.run(lambda c: c.fetchrow(compiled.sql, *args))
+
+    async def all(self, statement: Statement, **params: Any) -> list[asyncpg.Record]:
+        compiled = statement.postgresql
+        args = compiled.args(params)
+        return await self.run(lambda c: c.fetch(compiled.sql, *args))
+
+    async def count(self, statement: Statement, **params: Any) -> int:
+        compiled = statement.postgresql
+        args = compiled.args(params)
+        status = await self.run(lambda c: c.execute(compiled.sql, *args))
+        return int(status.rpartition(" ")[2])  # "UPDATE 3", "INSERT 0 1"
+
+    async def transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        if self._connection is not None:
+            return await work(self)  # the unit of work's transaction
+
+        async def in_transaction(connection: asyncpg.Connection) -> T:
+            async with connection.transaction():
+                return await work(Runner(self._pool, self._acquire_timeout, connection))
+
+        return await self.run(in_transaction)
+
+    async def snapshot(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        if self._connection is not None:
+            return await work(self)
+        return await self.run(
+            lambda connection: work(Runner(self._pool, self._acquire_timeout, connection))
+        )
+
     async def ping(self) -> None:
         """Readiness: 503 at once if every pooled connection is busy, else ``SELECT 1`` within
         ``READINESS_TIMEOUT_SECONDS`` (never the full acquire timeout: probes must be quick)."""
@@ -132,20 +171,3 @@ class Runner:
             await guarded(connection, lambda c: c.fetchval("SELECT 1", timeout=timeout))
         finally:
             await pool.release(connection)
-
-
-class PgRepository:
-    """Base of the per-resource repository mixins: statement helpers over one ``Runner``."""
-
-    def __init__(self, runner: Runner) -> None:
-        self._runner = runner
-        self._run = runner.run
-
-    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        return await self._run(lambda c: c.fetchrow(sql, *args))
-
-    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        return await self._run(lambda c: c.fetch(sql, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> str:
-        return await self._run(lambda c: c.execute(sql, *args))

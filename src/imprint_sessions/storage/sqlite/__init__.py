@@ -1,7 +1,7 @@
 """SQLite through the stdlib driver: the embedded default.
 
-``SqliteRepositories`` is composed of one mixin per resource (``partners.py``,
-``customer_sessions.py``, ...), all sharing ``runner.Runner``.
+The repositories are ``store.SqlRepositories``, as on PostgreSQL; what is SQLite's is here and in
+``runner.py``: the connections on their threads, transactions and how a statement is executed.
 """
 
 from __future__ import annotations
@@ -11,45 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from imprint_sessions.storage.sqlite.api_keys import LitePartnerApiKeys
-from imprint_sessions.storage.sqlite.applications import LiteApplications
-from imprint_sessions.storage.sqlite.client import LiteClientSessions
-from imprint_sessions.storage.sqlite.customer_session_lifecycle import LiteCustomerSessionLifecycle
-from imprint_sessions.storage.sqlite.customer_sessions import LiteCustomerSessions
-from imprint_sessions.storage.sqlite.customers import LitePartnerCustomers
-from imprint_sessions.storage.sqlite.hosted import LiteHostedPage
-from imprint_sessions.storage.sqlite.idempotency import LiteIdempotency
-from imprint_sessions.storage.sqlite.otp import LiteOtp
-from imprint_sessions.storage.sqlite.partners import LitePartners
-from imprint_sessions.storage.sqlite.payment_methods import LitePaymentMethods
-from imprint_sessions.storage.sqlite.profiles import LiteProfiles
 from imprint_sessions.storage.sqlite.runner import Handle, Runner
-from imprint_sessions.storage.sqlite.webhooks import LiteWebhooks
-
-
-class SqliteRepositories(
-    LitePartners,
-    LiteCustomerSessions,
-    LitePartnerCustomers,
-    LiteCustomerSessionLifecycle,
-    LitePartnerApiKeys,
-    LiteIdempotency,
-    LiteClientSessions,
-    LiteProfiles,
-    LiteOtp,
-    LiteApplications,
-    LitePaymentMethods,
-    LiteHostedPage,
-    LiteWebhooks,
-):
-    """stdlib sqlite3 implementation of ``repositories.Repositories``."""
-
-    async def ping(self) -> None:
-        await self._runner.read("SELECT 1")
+from imprint_sessions.storage.store import SqlRepositories
 
 
 class SqliteUnitOfWork:
-    def __init__(self, handle: Handle, repositories: SqliteRepositories) -> None:
+    def __init__(self, handle: Handle, repositories: SqlRepositories) -> None:
         self._handle = handle
         self.repositories = repositories
         self.committed = False
@@ -68,7 +35,7 @@ class SqliteDatabase:
         self._handles = [Handle(path, synchronous) for _ in range(pool_size)]
         for handle in self._handles:
             self._pool.put_nowait(handle)
-        self.repositories = SqliteRepositories(Runner(self._pool))
+        self.repositories = SqlRepositories(Runner(self._pool))
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqliteUnitOfWork]:
@@ -77,7 +44,7 @@ class SqliteDatabase:
         uow: SqliteUnitOfWork | None = None
         try:
             await handle.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            uow = SqliteUnitOfWork(handle, SqliteRepositories(Runner(self._pool, handle)))
+            uow = SqliteUnitOfWork(handle, SqlRepositories(Runner(self._pool, handle)))
             yield uow
         finally:
             try:

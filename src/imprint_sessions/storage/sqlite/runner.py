@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from imprint_sessions.errors import ServiceUnavailable
+from imprint_sessions.storage.sql import Executor, Statement, drive
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -89,7 +90,54 @@ class Handle:
         self._executor.shutdown(wait=True)
 
 
+class Connection:
+    """``sql.Executor`` over one connection, on its thread: each statement runs in place."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def one(self, statement: Statement, **params: Any) -> sqlite3.Row | None:
+        compiled = statement.sqlite
+        assert compiled is not None, "a PostgreSQL-only statement"
+        row: sqlite3.Row | None = self._conn.execute(
+            compiled.sql, compiled.mapping(params)
+        ).fetchone()
+        return row
+
+    async def all(self, statement: Statement, **params: Any) -> list[sqlite3.Row]:
+        compiled = statement.sqlite
+        assert compiled is not None, "a PostgreSQL-only statement"
+        return self._conn.execute(compiled.sql, compiled.mapping(params)).fetchall()
+
+    async def count(self, statement: Statement, **params: Any) -> int:
+        compiled = statement.sqlite
+        assert compiled is not None, "a PostgreSQL-only statement"
+        return self._conn.execute(compiled.sql, compiled.mapping(params)).rowcount
+
+
+def in_place(work: Callable[[Executor], Awaitable[T]]) -> Callable[[sqlite3.Connection], T]:
+    """``work`` as a function of the connection, run to its end on the connection's thread."""
+    return lambda conn: drive(work(Connection(conn)))  # type: ignore[arg-type]
+
+
+def _snapshot(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    if conn.in_transaction:
+        return work(conn)
+    conn.execute("BEGIN")  # deferred: a read snapshot, no write lock
+    try:
+        return work(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
 class Runner:
+    """Implements ``sql.Runner``: one hop to a connection's thread per call; a write (and any
+    ``transaction``) runs in ``BEGIN IMMEDIATE`` unless the unit of work's is open."""
+
+    dialect = "sqlite"
+
     def __init__(self, pool: asyncio.Queue[Handle], handle: Handle | None = None) -> None:
         self._pool = pool
         self._handle = handle
@@ -109,9 +157,34 @@ class Runner:
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await self.run(lambda conn: atomic(conn, work))
 
+    async def one(self, statement: Statement, **params: Any) -> sqlite3.Row | None:
+        compiled = statement.sqlite
+        assert compiled is not None, "a PostgreSQL-only statement"
+        sql, args = compiled.sql, compiled.mapping(params)
+        if compiled.writes:
+            return await self.write(lambda conn: conn.execute(sql, args).fetchone())
+        return await self.run(lambda conn: conn.execute(sql, args).fetchone())
 
-class LiteRepository:
-    """Base of the per-resource repository mixins: one ``Runner``."""
+    async def all(self, statement: Statement, **params: Any) -> list[sqlite3.Row]:
+        compiled = statement.sqlite
+        assert compiled is not None, "a PostgreSQL-only statement"
+        sql, args = compiled.sql, compiled.mapping(params)
+        if compiled.writes:
+            return await self.write(lambda conn: conn.execute(sql, args).fetchall())
+        return await self.run(lambda conn: conn.execute(sql, args).fetchall())
 
-    def __init__(self, runner: Runner) -> None:
-        self._runner = runner
+    async def count(self, statement: Statement, **params: Any) -> int:
+        compiled = statement.sqlite
+        assert compiled is not None, "a PostgreSQL-only statement"
+        sql, args = compiled.sql, compiled.mapping(params)
+        return await self.write(lambda conn: conn.execute(sql, args).rowcount)
+
+    async def transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        return await self.write(in_place(work))
+
+    async def ping(self) -> None:
+        await self.read("SELECT 1")
+
+    async def snapshot(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        run = in_place(work)
+        return await self.run(lambda conn: _snapshot(conn, run))

@@ -1,0 +1,52 @@
+"""A customer's sessions as its partner lists and expires them (never their secrets)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from imprint_sessions.storage.customer_sessions import SESSION_COLUMNS, customer_session_from_row
+from imprint_sessions.storage.paging import Pager
+from imprint_sessions.storage.records import CustomerSession, Page, PageRequest
+from imprint_sessions.storage.sql import Repository, Statement, bp
+from imprint_sessions.storage.tables import customer_sessions
+
+s = customer_sessions.c
+
+_REVOKE = Statement(
+    sa.update(customer_sessions)
+    .where(
+        s.id == bp("id"),
+        s.partner_id == bp("partner_id"),
+        s.revoked_at.is_(None),
+        s.expires_at > bp("now"),
+    )
+    .values(revoked_at=bp("now"))
+    .returning(*SESSION_COLUMNS)
+)
+_GET = Statement(
+    sa.select(*SESSION_COLUMNS).where(s.id == bp("id"), s.partner_id == bp("partner_id"))
+)
+_PAGES = Pager(
+    customer_sessions,
+    SESSION_COLUMNS,
+    customer_session_from_row,
+    scope=("partner_id", "customer_id"),
+)
+
+
+class CustomerSessionLifecycle(Repository):
+    async def list_sessions_of_partner_customer(
+        self, partner_id: str, customer_id: str, page: PageRequest
+    ) -> Page[CustomerSession] | None:
+        return await _PAGES.fetch(
+            self._db, page, {"partner_id": partner_id, "customer_id": customer_id}
+        )
+
+    async def revoke_partner_customer_session(
+        self, partner_id: str, customer_session_id: str, *, now: int
+    ) -> CustomerSession | None:
+        # Revoke a live session (one statement), or, when there is nothing to revoke (already
+        # revoked, expired or not the partner's), read it as it now is.
+        params = {"id": customer_session_id, "partner_id": partner_id}
+        row = await self._db.one(_REVOKE, **params, now=now) or await self._db.one(_GET, **params)
+        return customer_session_from_row(row) if row else None

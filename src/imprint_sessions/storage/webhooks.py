@@ -1,0 +1,510 @@
+"""Webhook endpoints, the event outbox, deliveries and their attempts (``/v2/webhook_*``).
+
+Workers claim due deliveries under a lease (``locked_until``, ``lease_token``): a delivery is held
+by at most one worker at a time. PostgreSQL workers on any number of hosts pick rows with
+``FOR UPDATE SKIP LOCKED``; on SQLite the claim runs inside ``BEGIN IMMEDIATE``, which admits one
+writer at a time across every process on the file. The outbox write, the claim and the finish
+are one statement each on PostgreSQL (writes inside WITH); SQLite runs the same pieces in one
+transaction on its thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+from imprint_sessions.storage.dialect import WRITABLE_CTES, TextList, id_text, in_texts
+from imprint_sessions.storage.paging import Pager
+from imprint_sessions.storage.records import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    Page,
+    PageRequest,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from imprint_sessions.storage.sql import (
+    Executor,
+    Repository,
+    Row,
+    Statement,
+    bp,
+    columns,
+    lit,
+    names,
+    params,
+    values_of,
+)
+from imprint_sessions.storage.tables import (
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+)
+
+ep, ev, d, at = webhook_endpoints.c, webhook_events.c, webhook_deliveries.c, webhook_attempts.c
+
+_ENDPOINT_COLUMNS = columns(
+    webhook_endpoints,
+    "id partner_id url event_types status secret_version secret_key_id previous_secret_version "
+    "previous_secret_key_id previous_secret_expires_at created_at updated_at",
+)
+_EVENT_FIELDS = "id partner_id type payload created_at"
+_EVENT_COLUMNS = columns(webhook_events, _EVENT_FIELDS)
+_DELIVERY_COLUMNS = columns(
+    webhook_deliveries,
+    "id event_id endpoint_id partner_id status attempts next_attempt_at last_attempt_at "
+    "last_error replay_of created_at updated_at",
+)
+_ATTEMPT_COLUMNS = columns(
+    webhook_attempts,
+    "id delivery_id attempted_at duration_ms http_status error response_body",
+)
+
+
+def _endpoint(values: dict[str, Any]) -> WebhookEndpoint:
+    values["event_types"] = tuple(json.loads(values["event_types"]))
+    return WebhookEndpoint(**values)
+
+
+def _event(row: Row) -> WebhookEvent:
+    return WebhookEvent(**dict(row))
+
+
+def _scoped(build: Callable[[bool], Any]) -> dict[bool, Statement]:
+    """``build(scoped)`` compiled for any partner (False) and for the one bound as
+    ``partner_id`` (True): ``partner_id=None`` means any partner (the admin CLI)."""
+    return {False: Statement(build(False)), True: Statement(build(True))}
+
+
+def _of_partner(table: sa.Table, scoped: bool) -> list[Any]:
+    return [table.c.partner_id == bp("partner_id")] if scoped else []
+
+
+def _partner(partner_id: str | None) -> tuple[bool, dict[str, Any]]:
+    return partner_id is not None, {"partner_id": partner_id}
+
+
+_not_deleted = ep.status != lit("deleted")
+
+
+def _endpoint_update(values: dict[str, Any], returning: bool = True) -> dict[bool, Statement]:
+    def build(scoped: bool) -> Any:
+        where = [ep.id == bp("id"), _not_deleted, *_of_partner(webhook_endpoints, scoped)]
+        update = sa.update(webhook_endpoints).where(*where).values(values)
+        return update.returning(*_ENDPOINT_COLUMNS) if returning else update
+
+    return _scoped(build)
+
+
+def _select_scoped(table: sa.Table, columns: Any, *where: Any) -> dict[bool, Statement]:
+    return _scoped(
+        lambda scoped: sa.select(*columns).where(
+            table.c.id == bp("id"), *where, *_of_partner(table, scoped)
+        )
+    )
+
+
+_INSERT_ENDPOINT = Statement(
+    sa.insert(webhook_endpoints).values(
+        params(
+            "id partner_id url event_types status secret_version secret_key_id created_at "
+            "updated_at"
+        )
+    )
+)
+_LIST_ENDPOINTS = Statement(
+    sa.select(*_ENDPOINT_COLUMNS)
+    .where(ep.partner_id == bp("partner_id"), _not_deleted)
+    .order_by(ep.created_at, ep.id)
+)
+_GET_ENDPOINT = _select_scoped(webhook_endpoints, _ENDPOINT_COLUMNS, _not_deleted)
+_DISABLE = _endpoint_update({"status": lit("disabled"), "updated_at": bp("now")})
+_ROTATE = _endpoint_update(
+    {
+        "previous_secret_version": ep.secret_version,
+        "previous_secret_key_id": ep.secret_key_id,
+        "previous_secret_expires_at": bp("previous_expires_at"),
+        "secret_version": ep.secret_version + lit(1),
+        "secret_key_id": bp("secret_key_id"),
+        "updated_at": bp("now"),
+    }
+)
+# A deleted endpoint keeps its id (its past deliveries name it) and nothing else worth having:
+# no URL, and no secret version or master key id to re-derive a signing secret from.
+_TOMBSTONE = _endpoint_update(
+    {
+        "status": lit("deleted"),
+        "url": lit(""),
+        "secret_version": lit(0),
+        "secret_key_id": lit(""),
+        "previous_secret_version": sa.null(),
+        "previous_secret_key_id": sa.null(),
+        "previous_secret_expires_at": sa.null(),
+        "updated_at": bp("now"),
+    },
+    returning=False,
+)
+# Dropping the lease too: a worker holding one can no longer record its attempt as delivered.
+_CANCEL_PENDING = Statement(
+    sa.update(webhook_deliveries)
+    .where(d.endpoint_id == bp("id"), d.status == lit("pending"))
+    .values(
+        status=lit("dead"),
+        last_error=lit("endpoint deleted"),
+        updated_at=bp("now"),
+        locked_until=sa.null(),
+        lease_token=sa.null(),
+    )
+)
+
+_DELIVERY_FIELDS = (
+    "id event_id endpoint_id partner_id status attempts next_attempt_at replay_of created_at "
+    "updated_at"
+)
+_INSERT_DELIVERY = Statement(sa.insert(webhook_deliveries).values(params(_DELIVERY_FIELDS)))
+_new_event = sa.insert(webhook_events).values(params(_EVENT_FIELDS))
+_INSERT_EVENT = Statement(_new_event)
+# PostgreSQL: the event and one delivery per (id, endpoint id, next attempt) of the arrays.
+_event_cte = _new_event.returning(ev.id).cte("event")
+_each = (
+    sa.func.unnest(
+        sa.cast(bp("delivery_ids"), ARRAY(UUID)),
+        sa.cast(bp("endpoint_ids"), ARRAY(UUID)),
+        sa.cast(bp("next_attempt_ats"), ARRAY(sa.BigInteger)),
+    )
+    .table_valued("id", "endpoint_id", "next_attempt_at")
+    .render_derived(name="d")
+)
+_INSERT_EVENT_AND_DELIVERIES = Statement(
+    sa.insert(webhook_deliveries).from_select(
+        names(
+            "id event_id endpoint_id partner_id status attempts next_attempt_at created_at "
+            "updated_at"
+        ),
+        sa.select(
+            _each.c.id,
+            _event_cte.c.id,
+            _each.c.endpoint_id,
+            bp("partner_id"),
+            lit("pending"),
+            lit(0),
+            _each.c.next_attempt_at,
+            bp("created_at"),
+            bp("created_at"),
+        ).select_from(_event_cte, _each),
+    ),
+    sqlite=False,
+)
+_PAGES = Pager(webhook_events, _EVENT_COLUMNS, _event, scope=("partner_id",))
+_GET_EVENT = _select_scoped(webhook_events, _EVENT_COLUMNS)
+_LIST_DELIVERIES = Statement(
+    sa.select(*_DELIVERY_COLUMNS).where(d.event_id == bp("event_id")).order_by(d.created_at, d.id)
+)
+_LIST_ATTEMPTS = Statement(
+    sa.select(*_ATTEMPT_COLUMNS)
+    .where(in_texts(at.delivery_id, bp("delivery_ids")))
+    .order_by(at.attempted_at, at.id)
+)
+_GET_DELIVERY = _select_scoped(webhook_deliveries, _DELIVERY_COLUMNS)
+
+# -- the worker ----------------------------------------------------------------------------------
+# Due: pending, its time come, no live lease. PostgreSQL locks the rows it picks and skips rows
+# another worker is claiming this instant; the lease keeps them off everyone else's list until
+# the attempt is recorded (or the lease runs out because the worker died).
+_due = (
+    sa.select(d.id)
+    .where(
+        d.status == lit("pending"),
+        d.next_attempt_at <= bp("now"),
+        sa.or_(d.locked_until.is_(None), d.locked_until <= bp("now")),
+    )
+    .order_by(d.next_attempt_at)
+    .limit(bp("limit"))
+    .with_for_update(skip_locked=True)
+)
+_lease = {"locked_until": bp("lease_until"), "lease_token": bp("lease_token")}
+
+
+def _claimed_select(claimed: Any) -> Any:
+    """The deliveries ``claimed`` (the table, or the claim's CTE) with events and endpoints."""
+    e, p = webhook_events.alias("e"), webhook_endpoints.alias("ep")
+    delivery = (
+        id_text(claimed.c[name]).label(name)
+        if isinstance(webhook_deliveries.c[name].type, sa.Uuid)
+        else claimed.c[name]
+        for name in (column.name for column in _DELIVERY_COLUMNS)
+    )
+    endpoint = (p.c[column.name].label(f"ep_{column.name}") for column in _ENDPOINT_COLUMNS[2:])
+    return (
+        sa.select(
+            *delivery,
+            e.c.type.label("event_type"),
+            e.c.payload.label("event_payload"),
+            e.c.created_at.label("event_created_at"),
+            *endpoint,
+        )
+        .select_from(
+            claimed.join(e, e.c.id == claimed.c.event_id).join(p, p.c.id == claimed.c.endpoint_id)
+        )
+        .order_by(claimed.c.next_attempt_at)
+    )
+
+
+_due_cte = _due.cte("due")
+_claimed_cte = (
+    sa.update(webhook_deliveries)
+    .where(d.id == _due_cte.c.id)
+    .values(_lease)
+    .returning(*webhook_deliveries.c)
+    .cte("claimed")
+)
+_CLAIM = Statement(_claimed_select(_claimed_cte), sqlite=False)
+_LEASE_DUE = Statement(
+    sa.update(webhook_deliveries).where(d.id.in_(_due.scalar_subquery())).values(_lease)
+)
+_LEASED = Statement(_claimed_select(webhook_deliveries).where(d.lease_token == bp("lease_token")))
+
+_attempt = sa.insert(webhook_attempts).values(
+    id=bp("attempt_id"),
+    delivery_id=bp("delivery_id"),
+    attempted_at=bp("attempted_at"),
+    duration_ms=bp("duration_ms"),
+    http_status=bp("http_status"),
+    error=bp("error"),
+    response_body=bp("response_body"),
+)
+_finish = (
+    sa.update(webhook_deliveries)
+    .where(d.id == bp("delivery_id"), d.lease_token == bp("lease_token"))
+    .values(
+        status=bp("status"),
+        attempts=bp("attempts"),
+        next_attempt_at=bp("next_attempt_at"),
+        last_attempt_at=bp("last_attempt_at"),
+        last_error=bp("last_error"),
+        updated_at=bp("updated_at"),
+        locked_until=sa.null(),
+        lease_token=sa.null(),
+    )
+    .returning(lit(1))
+)
+_INSERT_ATTEMPT = Statement(_attempt)
+_FINISH = Statement(_finish)
+# PostgreSQL: the attempt is inserted whatever becomes of the lease (it happened), in the same
+# statement as the outcome.
+_FINISH_WITH_ATTEMPT = Statement(_finish.add_cte(_attempt.cte("attempt")), sqlite=False)
+
+
+def _delivery_params(delivery: WebhookDelivery) -> dict[str, Any]:
+    return values_of(delivery, _DELIVERY_FIELDS)
+
+
+def _claimed(row: Row, lease_token: str) -> ClaimedDelivery:
+    values = dict(row)
+    endpoint = _endpoint(
+        {
+            "id": values["endpoint_id"],
+            "partner_id": values["partner_id"],
+            **{k[3:]: values.pop(k) for k in list(values) if k.startswith("ep_")},
+        }
+    )
+    event = WebhookEvent(
+        id=values["event_id"],
+        partner_id=values["partner_id"],
+        type=values.pop("event_type"),
+        payload=values.pop("event_payload"),
+        created_at=values.pop("event_created_at"),
+    )
+    return ClaimedDelivery(
+        delivery=WebhookDelivery(**values), event=event, endpoint=endpoint, lease_token=lease_token
+    )
+
+
+class Webhooks(Repository):
+    # -- endpoints ------------------------------------------------------------------------------
+    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        await self._db.count(
+            _INSERT_ENDPOINT,
+            id=endpoint.id,
+            partner_id=endpoint.partner_id,
+            url=endpoint.url,
+            event_types=json.dumps(list(endpoint.event_types)),
+            status=endpoint.status,
+            secret_version=endpoint.secret_version,
+            secret_key_id=endpoint.secret_key_id,
+            created_at=endpoint.created_at,
+            updated_at=endpoint.updated_at,
+        )
+
+    async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]:
+        rows = await self._db.all(_LIST_ENDPOINTS, partner_id=partner_id)
+        return [_endpoint(dict(r)) for r in rows]
+
+    async def get_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None
+    ) -> WebhookEndpoint | None:
+        scoped, params = _partner(partner_id)
+        row = await self._db.one(_GET_ENDPOINT[scoped], id=endpoint_id, **params)
+        return _endpoint(dict(row)) if row else None
+
+    async def disable_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None, now: int
+    ) -> WebhookEndpoint | None:
+        scoped, params = _partner(partner_id)
+        row = await self._db.one(_DISABLE[scoped], id=endpoint_id, now=now, **params)
+        return _endpoint(dict(row)) if row else None
+
+    async def delete_webhook_endpoint(
+        self, endpoint_id: str, *, partner_id: str | None, now: int
+    ) -> bool:
+        scoped, params = _partner(partner_id)
+
+        async def delete(x: Executor) -> bool:
+            if await x.count(_TOMBSTONE[scoped], id=endpoint_id, now=now, **params) != 1:
+                return False
+            await x.count(_CANCEL_PENDING, id=endpoint_id, now=now)
+            return True
+
+        return await self._db.transaction(delete)
+
+    async def rotate_webhook_endpoint_secret(
+        self,
+        endpoint_id: str,
+        *,
+        partner_id: str | None,
+        secret_key_id: str,
+        previous_expires_at: int,
+        now: int,
+    ) -> WebhookEndpoint | None:
+        scoped, params = _partner(partner_id)
+        row = await self._db.one(
+            _ROTATE[scoped],
+            id=endpoint_id,
+            secret_key_id=secret_key_id,
+            previous_expires_at=previous_expires_at,
+            now=now,
+            **params,
+        )
+        return _endpoint(dict(row)) if row else None
+
+    # -- events and deliveries ------------------------------------------------------------------
+    async def insert_webhook_event(
+        self, event: WebhookEvent, deliveries: list[WebhookDelivery]
+    ) -> None:
+        params = {
+            "id": event.id,
+            "partner_id": event.partner_id,
+            "type": event.type,
+            "payload": event.payload,
+            "created_at": event.created_at,
+        }
+        if WRITABLE_CTES[self._db.dialect]:
+            # One statement: the event and its deliveries are written together or not at all.
+            await self._db.count(
+                _INSERT_EVENT_AND_DELIVERIES,
+                **params,
+                delivery_ids=[x.id for x in deliveries],
+                endpoint_ids=[x.endpoint_id for x in deliveries],
+                next_attempt_ats=[x.next_attempt_at for x in deliveries],
+            )
+            return
+
+        async def insert(x: Executor) -> None:
+            await x.count(_INSERT_EVENT, **params)
+            for delivery in deliveries:
+                await x.count(_INSERT_DELIVERY, **_delivery_params(delivery))
+
+        await self._db.transaction(insert)
+
+    async def insert_webhook_delivery(self, delivery: WebhookDelivery) -> None:
+        await self._db.count(_INSERT_DELIVERY, **_delivery_params(delivery))
+
+    async def list_webhook_events(
+        self, partner_id: str, page: PageRequest
+    ) -> Page[WebhookEvent] | None:
+        return await _PAGES.fetch(self._db, page, {"partner_id": partner_id})
+
+    async def get_webhook_event(
+        self, event_id: str, *, partner_id: str | None
+    ) -> WebhookEvent | None:
+        scoped, params = _partner(partner_id)
+        row = await self._db.one(_GET_EVENT[scoped], id=event_id, **params)
+        return _event(row) if row else None
+
+    async def list_webhook_deliveries(self, event_id: str) -> list[WebhookDelivery]:
+        rows = await self._db.all(_LIST_DELIVERIES, event_id=event_id)
+        return [WebhookDelivery(**dict(r)) for r in rows]
+
+    async def list_webhook_attempts(self, delivery_ids: list[str]) -> list[WebhookAttempt]:
+        if not delivery_ids:
+            return []
+        rows = await self._db.all(_LIST_ATTEMPTS, delivery_ids=TextList(delivery_ids))
+        return [WebhookAttempt(**dict(r)) for r in rows]
+
+    async def get_webhook_delivery(
+        self, delivery_id: str, *, partner_id: str | None
+    ) -> WebhookDelivery | None:
+        scoped, params = _partner(partner_id)
+        row = await self._db.one(_GET_DELIVERY[scoped], id=delivery_id, **params)
+        return WebhookDelivery(**dict(row)) if row else None
+
+    # -- the worker -----------------------------------------------------------------------------
+    async def claim_webhook_deliveries(
+        self, *, now: int, limit: int, lease_until: int, lease_token: str
+    ) -> list[ClaimedDelivery]:
+        params = {
+            "now": now,
+            "limit": limit,
+            "lease_until": lease_until,
+            "lease_token": lease_token,
+        }
+        if WRITABLE_CTES[self._db.dialect]:
+            rows = await self._db.all(_CLAIM, **params)
+        else:
+
+            async def claim(x: Executor) -> list[Row]:
+                if not await x.count(_LEASE_DUE, **params):
+                    return []
+                return await x.all(_LEASED, lease_token=lease_token)
+
+            rows = await self._db.transaction(claim)
+        return [_claimed(r, lease_token) for r in rows]
+
+    async def finish_webhook_delivery(
+        self, outcome: DeliveryOutcome, attempt: WebhookAttempt | None
+    ) -> bool:
+        params: dict[str, Any] = {
+            "delivery_id": outcome.delivery_id,
+            "lease_token": outcome.lease_token,
+            "status": outcome.status,
+            "attempts": outcome.attempts,
+            "next_attempt_at": outcome.next_attempt_at,
+            "last_attempt_at": outcome.last_attempt_at,
+            "last_error": outcome.last_error,
+            "updated_at": outcome.updated_at,
+        }
+        if attempt is None:
+            return await self._db.one(_FINISH, **params) is not None
+        params.update(
+            attempt_id=attempt.id,
+            attempted_at=attempt.attempted_at,
+            duration_ms=attempt.duration_ms,
+            http_status=attempt.http_status,
+            error=attempt.error,
+            response_body=attempt.response_body,
+        )
+        if WRITABLE_CTES[self._db.dialect]:  # one statement: attempt and outcome land together
+            return await self._db.one(_FINISH_WITH_ATTEMPT, **params) is not None
+
+        async def finish(x: Executor) -> bool:
+            await x.count(_INSERT_ATTEMPT, **params)  # recorded whatever becomes of the lease
+            return await x.one(_FINISH, **params) is not None
+
+        return await self._db.transaction(finish)
