@@ -168,7 +168,8 @@ payment_methods = sa.Table(
 # -- webhooks (migration 0003) and partner-API completeness (migration 0004) go below -------------
 
 # Webhooks (migration 0003). An endpoint's signing secret is never stored: it is re-derived from
-# the endpoint id, ``secret_version`` and the master key named by ``secret_key_id`` (secrets.py).
+# the endpoint id, ``secret_version`` and the master key named by ``secret_key_id``
+# (credentials.py).
 # Events are the outbox: written with their deliveries in the transaction of the state change.
 webhook_endpoints = sa.Table(
     "webhook_endpoints",
