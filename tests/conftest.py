@@ -42,7 +42,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 # -- the leak registry ----------------------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class LeakRegistry:
     """Every credential the suite issued, every log line it produced, every database it wrote."""
 
@@ -57,6 +57,15 @@ class LeakRegistry:
     # Every 4xx/5xx the service answered (status, headers, body) and every webhook it delivered.
     error_bodies: list[str] = field(default_factory=list)
     webhook_payloads: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """Counts only: a failing assertion that shows the registry must not print the secrets
+        it holds (pytest renders the objects an assertion names)."""
+        return (
+            f"LeakRegistry({len(self.issued)} credentials, {len(self.codes)} codes, "
+            f"{len(self.ssns)} SSNs, {len(self.logs())} log characters, "
+            f"{len(self.error_bodies)} error bodies, {len(self.webhook_payloads)} webhook payloads)"
+        )
 
     def remember(self, credential: str) -> None:
         self.issued.add(credential)

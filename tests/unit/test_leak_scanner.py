@@ -74,3 +74,16 @@ def test_codes_count_only_next_to_their_name_or_as_a_whole_cell() -> None:
         assert scanner.find(innocent) == set(), innocent
     assert scanner.find_in_cells({"493817", "x"}) == found
     assert scanner.find_in_cells({"4938171"}) == set()
+
+
+def test_the_registry_shows_counts_never_the_secrets_it_holds() -> None:
+    """Regression: a failing sweep guard printed the whole registry, credentials included."""
+    from conftest import LeakRegistry
+
+    registry = LeakRegistry()
+    registry.remember("isk_test_" + "S" * 43)
+    registry.remember_code("123456")
+    shown = repr(registry)
+    assert "isk_test_" not in shown
+    assert "123456" not in shown
+    assert shown.startswith("LeakRegistry(1 credentials, 1 codes,")
