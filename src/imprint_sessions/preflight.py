@@ -233,9 +233,11 @@ def check_redis(settings: Settings) -> None:
 
 
 def check_all(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """What ``serve`` (with its address) or ``worker`` needs, before either changes anything."""
+    """What a command needs before it changes anything. ``serve`` passes its address: only it
+    listens, and only it uses Redis (shared rate limits), so only it checks those."""
     if host is not None and port is not None:
         check_port(host, port)
     check_data_dir(settings)
     check_database(settings, migrates_itself=backend(settings.resolved_database_url) == "sqlite")
-    check_redis(settings)
+    if host is not None:
+        check_redis(settings)
