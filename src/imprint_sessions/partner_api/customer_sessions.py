@@ -3,14 +3,10 @@ and a customer's sessions (``/v2/customers/{customer_id}/customer_sessions``).""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
 
-from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import customer_sessions
-from imprint_sessions.domain.customer_sessions import IssuedCustomerSession
 from imprint_sessions.domain.customers import page_request
 from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
@@ -24,9 +20,10 @@ from imprint_sessions.partner_api.params import (
     StartingAfter,
 )
 from imprint_sessions.partner_api.rendering import (
+    CUSTOMER_SESSION,
+    CUSTOMER_SESSION_LIST,
+    CUSTOMER_SESSION_SUMMARY,
     json_response,
-    render_list,
-    session_summary_renderer,
 )
 from imprint_sessions.partner_api.schemas import (
     CreateCustomerSessionRequest,
@@ -48,25 +45,6 @@ SEED_DESCRIPTION = (
 router = APIRouter(tags=["Customer Sessions"])
 
 _JSON = "application/json"
-
-
-def render_customer_session(issued: IssuedCustomerSession) -> bytes:
-    """The seed's ``CustomerSession``, serialised once; ``metadata`` echoed as it was sent."""
-    parts = [
-        '{"id":"',
-        issued.id,
-        '","client_secret":"',
-        issued.client_secret,
-        '","expires_at":"',
-        rfc3339_ms(issued.expires_at),
-        '"',
-    ]
-    if issued.metadata_json is not None:
-        parts += [',"metadata":', issued.metadata_json]
-    if issued.source is not None:
-        parts += [',"source":', json.dumps(issued.source, ensure_ascii=False)]
-    parts.append("}")
-    return "".join(parts).encode()
 
 
 @router.post(
@@ -119,7 +97,7 @@ async def create_session(
             source=body.source,
             metadata=body.metadata,
         )
-        return Response(render_customer_session(issued), media_type=_JSON)
+        return json_response(CUSTOMER_SESSION(issued))
 
     return await idempotency.run(create)
 
@@ -139,7 +117,7 @@ async def get_session(session_id: SessionIdPath, services: Svc, principal: Partn
         principal=principal,
         customer_session_id=session_id,
     )
-    return Response(render_customer_session(issued), media_type=_JSON)
+    return json_response(CUSTOMER_SESSION(issued))
 
 
 # -- the lifecycle beyond Imprint's API (issue 5): no client_secret in these responses ----------
@@ -166,7 +144,7 @@ async def list_customer_sessions(
         customer_id=customer_id,
         page=page_request(limit, starting_after, of_what="this customer's sessions"),
     )
-    return json_response(render_list(page, session_summary_renderer(services.clock.now_ms())))
+    return json_response(CUSTOMER_SESSION_LIST(page, services.clock.now_ms()))
 
 
 @router.post(
@@ -185,6 +163,6 @@ async def expire_session(
         record = await customer_sessions.expire_customer_session(
             repos, clock=services.clock, principal=principal, customer_session_id=session_id
         )
-        return json_response(session_summary_renderer(services.clock.now_ms())(record))
+        return json_response(CUSTOMER_SESSION_SUMMARY(record, services.clock.now_ms()))
 
     return await idempotency.run(expire)

@@ -15,10 +15,10 @@ from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.params import DEFAULT_LIMIT, CustomerIdPath, Limit, StartingAfter
 from imprint_sessions.partner_api.rendering import (
+    CUSTOMER,
+    CUSTOMER_LIST,
     JSON,
     json_response,
-    render_customer,
-    render_list,
 )
 from imprint_sessions.partner_api.schemas import (
     ConflictError,
@@ -69,7 +69,7 @@ async def list_customers(
         page=page_request(limit, starting_after, of_what=_YOUR_CUSTOMERS),
         partner_customer_id=partner_customer_id,
     )
-    return json_response(render_list(page, render_customer))
+    return json_response(CUSTOMER_LIST(page))
 
 
 @router.post(
@@ -94,7 +94,7 @@ async def search_customers(request: Request, services: Svc, principal: PartnerAu
         date_of_birth=body.date_of_birth.iso() if body.date_of_birth else None,
         ssn=body.ssn,
     )
-    return json_response(render_list(page, render_customer))
+    return json_response(CUSTOMER_LIST(page))
 
 
 @router.get(
@@ -111,7 +111,7 @@ async def get_customer(
     customer = await customers.get_customer(
         services.database.repositories, principal=principal, customer_id=customer_id
     )
-    return json_response(render_customer(customer))
+    return json_response(CUSTOMER(customer))
 
 
 _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -165,6 +165,6 @@ async def update_customer(
                 metadata=body.metadata,
             ),
         )
-        return json_response(render_customer(customer))
+        return json_response(CUSTOMER(customer))
 
     return await idempotency.run(update)

@@ -19,7 +19,11 @@ from imprint_sessions.partner_api.params import (
     PaymentMethodIdPath,
     StartingAfter,
 )
-from imprint_sessions.partner_api.rendering import json_response, render_list, render_payment_method
+from imprint_sessions.partner_api.rendering import (
+    PAYMENT_METHOD,
+    PAYMENT_METHOD_LIST,
+    json_response,
+)
 from imprint_sessions.partner_api.schemas import CustomerPaymentMethodList, PaymentMethod
 
 router = APIRouter(tags=["Payment Methods"])
@@ -46,7 +50,7 @@ async def list_payment_methods(
         customer_id=customer_id,
         page=page_request(limit, starting_after, of_what="this customer's payment methods"),
     )
-    return json_response(render_list(page, render_payment_method))
+    return json_response(PAYMENT_METHOD_LIST(page))
 
 
 @router.get(
@@ -63,4 +67,4 @@ async def get_payment_method(
     found = await payment_methods.get_for_partner(
         services.database.repositories, principal=principal, payment_method_id=payment_method_id
     )
-    return json_response(render_payment_method(found))
+    return json_response(PAYMENT_METHOD(found))

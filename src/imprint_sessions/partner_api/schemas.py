@@ -8,6 +8,9 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.domain.customer_sessions import customer_session_state
+from imprint_sessions.serializers import From, json_object, json_object_or_none
 from imprint_sessions.validation import (
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
@@ -278,6 +281,10 @@ class CreateCustomerSessionRequest(_RequestBody):
 # Responses. Optional fields are omitted, never null: serialise with exclude_none=True
 # (FastAPI: response_model_exclude_none=True).
 
+# A stored epoch-millisecond time, on the wire as RFC 3339 with milliseconds (serializers.py).
+Timestamp = Annotated[str, From(convert=rfc3339_ms)]
+OptionalTimestamp = Annotated[str | None, From(convert=rfc3339_ms)]
+
 
 class CustomerSession(_ResponseBody):
     """Represents a session created on behalf of an Imprint customer"""
@@ -294,11 +301,11 @@ class CustomerSession(_ResponseBody):
         ),
         examples=["QzMyNzg4QzgtNEUwOS00QkU4LThDMjEtMkU5OUQ3QzkwRDhGCg=="],
     )
-    expires_at: str = Field(
+    expires_at: Timestamp = Field(
         description="the RFC-3339 timestamp when the `client_secret` will expire.",
         examples=["2025-02-13T19:08:07.000Z"],
     )
-    metadata: dict[str, Any] | None = Field(
+    metadata: Annotated[dict[str, Any] | None, From("metadata_json", raw_json=True)] = Field(
         default=None,
         description=(
             "Set of key-value pairs for storing additional information about the customer session."
@@ -490,6 +497,12 @@ class DeleteApiKeyRequest(_RequestBody):
     )
 
 
+def date_parts(text: str) -> dict[str, int]:
+    """A stored ``YYYY-MM-DD`` as the wire's ``DateOfBirth`` object."""
+    year, month, day = (int(part) for part in text.split("-"))
+    return {"year": year, "month": month, "day": day}
+
+
 class DateOfBirth(_ResponseBody):
     year: int = Field(examples=[1990])
     month: int = Field(examples=[4])
@@ -511,24 +524,26 @@ class Customer(_ResponseBody):
     ssn4: str | None = Field(
         default=None, description="The last four digits of the SSN", examples=["6789"]
     )
-    date_of_birth: DateOfBirth | None = None
-    address: Address | None = None
+    date_of_birth: Annotated[DateOfBirth | None, From(convert=date_parts)] = None
+    address: Annotated[Address | None, From("address_json", convert=json_object_or_none)] = None
     partner_customer_id: str | None = Field(default=None, examples=["CUST_03476998"])
-    statuses: dict[str, Literal["OPEN", "CLOSED"]] = Field(
+    statuses: Annotated[
+        dict[str, Literal["OPEN", "CLOSED"]], From("statuses_json", convert=json_object)
+    ] = Field(
         description="Card program name to OPEN or CLOSED", examples=[{"acme_rewards": "OPEN"}]
     )
-    metadata: dict[str, Any] = Field(
+    metadata: Annotated[dict[str, Any], From("metadata_json", convert=json_object)] = Field(
         description="Set of key-value pairs the partner keeps on the customer",
         examples=[{"loyalty_id": "L-123"}],
     )
-    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
-    updated_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    created_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
+    updated_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
 
 
 class CustomerList(_ResponseBody):
     """One page of customers, oldest first."""
 
-    data: list[Customer]
+    data: Annotated[list[Customer], From("items")]
     has_more: bool = Field(description="Whether a page follows (`starting_after` the last id)")
     total: int = Field(description="How many customers match, on every page")
 
@@ -560,17 +575,18 @@ class PaymentMethod(_ResponseBody):
     type: Literal["CARD", "LOAN", "BANK_ACCOUNT"]
     customer_id: str = Field(examples=["AD87A18A-A4BE-49FF-BC46-BF6F0779DBAA"])
     status: Literal["ACTIVE", "INACTIVE", "CANCELED"]
-    metadata: dict[str, Any]
-    card: PaymentMethodCard | None = None
-    loan: PaymentMethodLoan | None = None
-    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
-    updated_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    metadata: Annotated[dict[str, Any], From("metadata_json", convert=json_object)]
+    # Allowlists: whatever else a stored card or loan holds is never shown.
+    card: Annotated[PaymentMethodCard | None, From("card_json", convert=json_object_or_none)] = None
+    loan: Annotated[PaymentMethodLoan | None, From("loan_json", convert=json_object_or_none)] = None
+    created_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
+    updated_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
 
 
 class CustomerPaymentMethodList(_ResponseBody):
     """One page of a customer's payment methods, oldest first."""
 
-    data: list[PaymentMethod]
+    data: Annotated[list[PaymentMethod], From("items")]
     has_more: bool
     total: int
 
@@ -579,24 +595,29 @@ class CustomerSessionSummary(_ResponseBody):
     """A customer session's lifecycle, without its client_secret."""
 
     id: str = Field(examples=["2EE24580-B97B-4949-A65C-929CCB9B9B8D"])
-    state: Literal["active", "consumed", "expired", "revoked"] = Field(
+    state: Annotated[
+        Literal["active", "consumed", "expired", "revoked"],
+        From(compute=lambda record, now: customer_session_state(record, now=now)),
+    ] = Field(
         description=(
             "`revoked` (expired early by the partner) over `consumed` (the client_secret was "
             "exchanged) over `expired` (past `expires_at`) over `active`"
         )
     )
-    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
-    expires_at: str = Field(examples=["2025-02-13T19:38:07.000Z"])
-    consumed_at: str | None = Field(default=None, examples=["2025-02-13T19:09:07.000Z"])
-    revoked_at: str | None = Field(default=None, examples=["2025-02-13T19:10:07.000Z"])
+    created_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
+    expires_at: Timestamp = Field(examples=["2025-02-13T19:38:07.000Z"])
+    consumed_at: OptionalTimestamp = Field(default=None, examples=["2025-02-13T19:09:07.000Z"])
+    revoked_at: OptionalTimestamp = Field(default=None, examples=["2025-02-13T19:10:07.000Z"])
     source: str | None = Field(default=None, examples=["web_signup"])
-    metadata: dict[str, Any] | None = Field(default=None, examples=[{"store_number": "123"}])
+    metadata: Annotated[dict[str, Any] | None, From("metadata_json", raw_json=True)] = Field(
+        default=None, examples=[{"store_number": "123"}]
+    )
 
 
 class CustomerSessionList(_ResponseBody):
     """One page of a customer's sessions, oldest first."""
 
-    data: list[CustomerSessionSummary]
+    data: Annotated[list[CustomerSessionSummary], From("items")]
     has_more: bool
     total: int
 
