@@ -95,7 +95,7 @@ LAYERS = {
         "partner_api",
         "served_contract",
     },
-    "edge": {"json_body", "middleware", "preflight", "validation"},
+    "edge": {"json_body", "middleware", "preflight", "serializers", "validation"},
     "wiring": {"services", "config", "logs"},
     "infrastructure": {"adapters", "ratelimit", "webhooks"},
     "inner": {"domain", "storage", "errors", "credentials", "clock"},
