@@ -27,6 +27,7 @@ from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
 from imprint_sessions.hosted import routes as hosted_routes
 from imprint_sessions.hot_paths import HotPathMiddleware
+from imprint_sessions.json_body import publish_body_schemas
 from imprint_sessions.logs import configure_logging, redact_credentials
 from imprint_sessions.middleware import (
     REQUEST_ID_SCOPE_KEY,
@@ -42,7 +43,6 @@ from imprint_sessions.partner_api import (
 )
 from imprint_sessions.partner_api import webhooks as partner_webhooks
 from imprint_sessions.partner_api.openapi import add_partner_api_openapi
-from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
 from imprint_sessions.ratelimit import build_rate_limiter
 from imprint_sessions.served_contract import complete_served_contract
 from imprint_sessions.services import Services
@@ -193,12 +193,7 @@ def _install_openapi(app: FastAPI) -> None:
         spec = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-        request_schema = CreateCustomerSessionRequest.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        schemas.update(request_schema.pop("$defs", {}))
-        schemas["CreateCustomerSessionRequest"] = request_schema
+        publish_body_schemas(spec)  # every route's JsonBody
         spec["components"]["securitySchemes"] = {
             "basicAuth": {
                 "type": "http",
@@ -217,8 +212,8 @@ def _install_openapi(app: FastAPI) -> None:
             if path.startswith("/v2/"):
                 for operation in operations.values():
                     operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
-        add_client_api_openapi(spec)  # its own bodies, and its own credential
-        add_partner_api_openapi(spec)  # issue 5's bodies; no FastAPI 422 on /v2/
+        add_client_api_openapi(spec)  # its own credential
+        add_partner_api_openapi(spec)  # no FastAPI 422 on /v2/
         complete_served_contract(spec)  # bodies' requiredness, response headers, links, webhooks
         app.openapi_schema = spec
         return spec

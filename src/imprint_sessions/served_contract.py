@@ -37,7 +37,7 @@ def _component(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 def declare_request_bodies(spec: dict[str, Any]) -> None:
     """A body is required exactly when ``{}`` would be refused (its schema requires a field).
 
-    Every body is read from raw bytes (``parse_json_body``), where an absent body means ``{}``:
+    Every body is read from raw bytes (``JsonBody.read``), where an absent body means ``{}``:
     so an operation whose fields are all optional takes no body at all, and one with a required
     field answers a missing body with the documented 400 naming that field.
     """

@@ -221,16 +221,42 @@ def test_code_lists_are_published_as_enums(
     assert value.lower() not in enum or value.lower() == value
 
 
+def declared_bodies() -> dict[str, Any]:
+    from imprint_sessions.json_body import _DECLARED
+
+    return dict(_DECLARED)
+
+
 def test_every_body_model_is_published_as_itself(spec: dict[str, Any]) -> None:
     # The client API's date of birth (1900.., a real past date) was published as the partner
     # API's unconstrained response DateOfBirth: two models under one component name.
-    from imprint_sessions.client_api.routes import _BODY_MODELS as CLIENT_BODIES
-    from imprint_sessions.partner_api.openapi import _BODY_MODELS as PARTNER_BODIES
-    from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
-
     components = spec["components"]["schemas"]
-    for model in (*CLIENT_BODIES, *PARTNER_BODIES, CreateCustomerSessionRequest):
+    bodies = declared_bodies()
+    assert "CreateCustomerSessionRequest" in bodies
+    assert "ExchangeRequest" in bodies
+    for model in bodies.values():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in schema.pop("$defs", {}).items():
             assert components[name] == definition, (model.__name__, name)
         assert components[model.__name__] == schema, model.__name__
+
+
+def test_each_declared_body_is_the_body_of_exactly_one_operation(spec: dict[str, Any]) -> None:
+    """One registration per request body: the route's ``JsonBody``, nothing beside it."""
+    used: list[str] = []
+    for operation in operations(spec).values():
+        body = operation.get("requestBody")
+        if body is not None:
+            used.append(body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1])
+    assert sorted(used) == sorted(declared_bodies())
+
+
+SURFACES = Path(__file__).resolve().parents[2] / "src" / "imprint_sessions"
+
+
+@pytest.mark.parametrize("surface", ["partner_api", "client_api"])
+def test_routes_read_bodies_only_through_their_declared_json_body(surface: str) -> None:
+    """A body parsed with ``parse_json_body`` beside the route would be a second registration
+    (and an undocumented one): routes read them with ``JsonBody.read``."""
+    for path in (SURFACES / surface).glob("*.py"):
+        assert "parse_json_body(" not in path.read_text(), path.name

@@ -11,16 +11,16 @@ from imprint_sessions.client_api.schemas import (
     ApplicationOut,
     CreateApplication,
     application_out,
-    body_openapi,
-    parse_body,
+    dates_as_of,
     payment_method_out,
 )
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import applications
 from imprint_sessions.domain.applications import ApplicationAnswers
-from imprint_sessions.domain.decisions import utc_today
+from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
+_BODY = JsonBody(CreateApplication)
 
 
 @router.post(
@@ -29,15 +29,13 @@ router = APIRouter(prefix="/v2/client", tags=["Client API"])
     summary="Apply for a card or a loan",
     response_model=ApplicationOut,
     responses=client_error_responses(400, 401, 409, 413, 503),
-    openapi_extra=body_openapi(CreateApplication),
+    openapi_extra=_BODY.openapi,
 )
 async def create_application(
     request: Request, services: Svc, principal: ClientAuth
 ) -> ApplicationOut:
     """Decides at once; an unfinished application for the same phone resumes at its offer."""
-    body = parse_body(
-        CreateApplication, request, await request.body(), today=utc_today(services.clock)
-    )
+    body = await _BODY.read(request, context=dates_as_of(services.clock))
     fields = body.model_dump(exclude={"date_of_birth", "address"})
     answers = ApplicationAnswers(
         **fields,

@@ -9,15 +9,15 @@ from imprint_sessions.client_api.errors_doc import client_error_responses
 from imprint_sessions.client_api.schemas import (
     ExchangeRequest,
     ExchangeResponse,
-    body_openapi,
-    parse_body,
+    dates_as_of,
 )
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain.client_sessions import exchange_client_secret
-from imprint_sessions.domain.decisions import utc_today
+from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
+_BODY = JsonBody(ExchangeRequest)
 
 
 @router.post(
@@ -26,13 +26,11 @@ router = APIRouter(prefix="/v2/client", tags=["Client API"])
     summary="Exchange a client secret for a client credential",
     response_model=ExchangeResponse,
     responses=client_error_responses(400, 401, 413, 503),
-    openapi_extra=body_openapi(ExchangeRequest),
+    openapi_extra=_BODY.openapi,
 )
 async def exchange(request: Request, services: Svc) -> Response:
     """Uses up the session's client_secret (once) and returns a short-lived client credential."""
-    body = parse_body(
-        ExchangeRequest, request, await request.body(), today=utc_today(services.clock)
-    )
+    body = await _BODY.read(request, context=dates_as_of(services.clock))
     issued = await exchange_client_secret(
         services.database.repositories,
         clock=services.clock,

@@ -10,15 +10,15 @@ from imprint_sessions.client_api.schemas import (
     ConfirmPhoneVerification,
     PhoneVerificationStarted,
     PhoneVerified,
-    body_openapi,
-    parse_body,
+    dates_as_of,
 )
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import phone_verification
-from imprint_sessions.domain.decisions import utc_today
+from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
+_BODY = JsonBody(ConfirmPhoneVerification)
 
 
 @router.post(
@@ -48,13 +48,11 @@ async def start(services: Svc, principal: ClientAuth) -> PhoneVerificationStarte
     summary="Confirm the phone with the code",
     response_model=PhoneVerified,
     responses=client_error_responses(400, 401, 413, 429, 503),
-    openapi_extra=body_openapi(ConfirmPhoneVerification),
+    openapi_extra=_BODY.openapi,
 )
 async def confirm(request: Request, services: Svc, principal: ClientAuth) -> PhoneVerified:
     """Verifies the phone; a wrong code is 400 with ``remaining_attempts``, the fifth 429."""
-    body = parse_body(
-        ConfirmPhoneVerification, request, await request.body(), today=utc_today(services.clock)
-    )
+    body = await _BODY.read(request, context=dates_as_of(services.clock))
     await phone_verification.confirm_verification(
         services.database.repositories,
         principal=principal,

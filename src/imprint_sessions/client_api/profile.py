@@ -9,15 +9,15 @@ from imprint_sessions.client_api.errors_doc import client_error_responses
 from imprint_sessions.client_api.schemas import (
     Profile,
     ProfileUpdate,
-    body_openapi,
-    parse_body,
+    dates_as_of,
     profile_out,
 )
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import profiles
-from imprint_sessions.domain.decisions import utc_today
+from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
+_BODY = JsonBody(ProfileUpdate)
 
 
 @router.get(
@@ -38,11 +38,11 @@ async def get_profile(principal: ClientAuth) -> Profile:
     summary="Edit the customer's profile",
     response_model=Profile,
     responses=client_error_responses(400, 401, 413, 503),
-    openapi_extra=body_openapi(ProfileUpdate),
+    openapi_extra=_BODY.openapi,
 )
 async def update_profile(request: Request, services: Svc, principal: ClientAuth) -> Profile:
     """Changes the fields sent (``null`` clears one); a new phone must be verified again."""
-    body = parse_body(ProfileUpdate, request, await request.body(), today=utc_today(services.clock))
+    body = await _BODY.read(request, context=dates_as_of(services.clock))
     customer = await profiles.update_profile(
         services.database.repositories,
         principal=principal,

@@ -15,18 +15,11 @@ from imprint_sessions.client_api import (
     session,
 )
 from imprint_sessions.client_api.cors import PREFIX
-from imprint_sessions.client_api.schemas import (
-    ConfirmPhoneVerification,
-    CreateApplication,
-    ExchangeRequest,
-    ProfileUpdate,
-)
 
 router = APIRouter()
 for module in (exchange, session, profile, phone_verification, applications, payment_methods):
     router.include_router(module.router)
 
-_BODY_MODELS = (ExchangeRequest, ProfileUpdate, ConfirmPhoneVerification, CreateApplication)
 CLIENT_AUTH_SCHEME = {
     "type": "http",
     "scheme": "bearer",
@@ -37,13 +30,7 @@ CLIENT_AUTH_SCHEME = {
 
 
 def add_client_api_openapi(spec: dict[str, Any]) -> None:
-    """Publish the request bodies read from raw bytes, and the client API's own auth."""
-    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    for model in _BODY_MODELS:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.pop("$defs", {}).items():
-            schemas.setdefault(name, definition)
-        schemas[model.__name__] = schema
+    """The client API's own credential (its bodies are published with every other's)."""
     spec["components"].setdefault("securitySchemes", {})["clientAuth"] = CLIENT_AUTH_SCHEME
     for path, operations in spec["paths"].items():
         if path.startswith(PREFIX):

@@ -11,15 +11,14 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
-from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
-from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.clock import Clock, rfc3339_ms
 from imprint_sessions.domain.applications import REQUIRED_ADDRESS_FIELDS, offer_of
+from imprint_sessions.domain.decisions import utc_today
 from imprint_sessions.domain.profiles import loads, prefill, profile_value
-from imprint_sessions.json_body import parse_json_body
 from imprint_sessions.partner_api.schemas import Address
 from imprint_sessions.storage.records import Application, ClientContext, Customer, PaymentMethod
 from imprint_sessions.validation import (
@@ -39,9 +38,9 @@ MAX_TERM_MONTHS = 120
 EARLIEST_BIRTH_YEAR = 1900
 
 
-def parse_body(model: type[M], request: Request, body: bytes, *, today: date) -> M:
-    """Validate raw JSON bytes into ``model``; ``today`` (the service clock's) checks dates."""
-    return parse_json_body(model, request, body, context={TODAY: today})
+def dates_as_of(clock: Clock) -> dict[str, Any]:
+    """The validation context of a body with dates: the service clock's today checks them."""
+    return {TODAY: utc_today(clock)}
 
 
 class _Request(BaseModel):
@@ -381,10 +380,3 @@ def profile_out(customer: Customer, context: ClientContext) -> Profile:
         partner_customer_id=customer.partner_customer_id,
         prefill=Prefill(**known),
     )
-
-
-def body_openapi(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` naming a route's JSON body (read from raw bytes, so FastAPI cannot see
-    it); ``routes.add_client_api_openapi`` publishes the schema under components."""
-    reference = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {_JSON: {"schema": reference}}}}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import customer_sessions
 from imprint_sessions.domain.customers import page_request
-from imprint_sessions.json_body import parse_json_body
+from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
@@ -43,6 +43,7 @@ SEED_DESCRIPTION = (
 )
 
 router = APIRouter(tags=["Customer Sessions"])
+_BODY = JsonBody(CreateCustomerSessionRequest)
 
 _JSON = "application/json"
 
@@ -56,13 +57,7 @@ _JSON = "application/json"
     status_code=200,
     response_model=CustomerSession,
     responses={**error_responses(400, 401, 403, 404, 413, 429, 503), **IDEMPOTENT_RESPONSES},
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                _JSON: {"schema": {"$ref": "#/components/schemas/CreateCustomerSessionRequest"}}
-            }
-        }
-    },
+    openapi_extra=_BODY.openapi,
 )
 async def create_session(
     request: Request,
@@ -79,8 +74,7 @@ async def create_session(
     """
 
     async def create(repos: Repositories) -> Response:
-        body = parse_json_body(CreateCustomerSessionRequest, request, await request.body())
-        assert isinstance(body, CreateCustomerSessionRequest)
+        body = await _BODY.read(request)
         history = body.customer_history
         issued = await customer_sessions.create_customer_session(
             repos,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import customers
 from imprint_sessions.domain.customers import CustomerUpdate, page_request
-from imprint_sessions.json_body import parse_json_body
+from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
@@ -17,7 +17,6 @@ from imprint_sessions.partner_api.params import DEFAULT_LIMIT, CustomerIdPath, L
 from imprint_sessions.partner_api.rendering import (
     CUSTOMER,
     CUSTOMER_LIST,
-    JSON,
     json_response,
 )
 from imprint_sessions.partner_api.schemas import (
@@ -31,18 +30,10 @@ from imprint_sessions.storage.repositories import Repositories
 from imprint_sessions.validation import Identifier
 
 router = APIRouter(tags=["Customers"])
+_SEARCH = JsonBody(SearchCustomersRequest)
+_UPDATE = JsonBody(UpdateCustomerRequest)
 
 _YOUR_CUSTOMERS = "your customers"
-
-
-def request_body(model: type[Any]) -> dict[str, Any]:
-    """``openapi_extra`` for a body read from raw bytes (its schema is added in openapi.py)."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
-        }
-    }
 
 
 @router.get(
@@ -78,12 +69,12 @@ async def list_customers(
     summary="Search customers",
     response_model=CustomerList,
     responses=error_responses(400, 401, 413, 429, 503),
-    openapi_extra=request_body(SearchCustomersRequest),
+    openapi_extra=_SEARCH.openapi,
 )
 async def search_customers(request: Request, services: Svc, principal: PartnerAuth) -> Response:
     """Searches your customers by `partner_customer_id`, `date_of_birth` and `ssn` (a search,
     not a create; it changes nothing, so it is always safe to retry)."""
-    body = parse_json_body(SearchCustomersRequest, request, await request.body())
+    body = await _SEARCH.read(request)
     assert isinstance(body, SearchCustomersRequest)
     page = await customers.search_customers(
         services.database.repositories,
@@ -132,7 +123,7 @@ _UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="Update a customer",
     response_model=Customer,
     responses=_UPDATE_RESPONSES,
-    openapi_extra=request_body(UpdateCustomerRequest),
+    openapi_extra=_UPDATE.openapi,
 )
 async def update_customer(
     customer_id: CustomerIdPath,
@@ -144,7 +135,7 @@ async def update_customer(
     """Updates one of your customers: the fields sent change, `metadata` is merged."""
 
     async def update(repos: Repositories) -> Response:
-        body = parse_json_body(UpdateCustomerRequest, request, await request.body())
+        body = await _UPDATE.read(request)
         assert isinstance(body, UpdateCustomerRequest)
         customer = await customers.update_customer(
             repos,

@@ -13,9 +13,8 @@ from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import partners
 from imprint_sessions.errors import InvalidRequest
-from imprint_sessions.json_body import parse_json_body
+from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import PartnerAuth
-from imprint_sessions.partner_api.customers import request_body
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENCY_KEY_HEADER
 from imprint_sessions.partner_api.rendering import json_response
@@ -27,6 +26,7 @@ from imprint_sessions.partner_api.schemas import (
 )
 
 router = APIRouter(tags=["Keys"])
+_DELETE = JsonBody(DeleteApiKeyRequest)
 
 # The response holds a credential: no cache anywhere may keep it.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -96,11 +96,11 @@ async def create_key(request: Request, services: Svc, principal: PartnerAuth) ->
             "model": ConflictError,
         },
     },
-    openapi_extra=request_body(DeleteApiKeyRequest),
+    openapi_extra=_DELETE.openapi,
 )
 async def delete_key(request: Request, services: Svc, principal: PartnerAuth) -> Response:
     """Deletes one of your API keys (the calling key too); it stops working within a second."""
-    body = parse_json_body(DeleteApiKeyRequest, request, await request.body())
+    body = await _DELETE.read(request)
     assert isinstance(body, DeleteApiKeyRequest)
     async with services.database.unit_of_work() as uow:
         revoked = await partners.delete_partner_api_key(

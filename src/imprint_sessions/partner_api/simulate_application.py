@@ -10,9 +10,8 @@ from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import simulations
 from imprint_sessions.errors import Forbidden
-from imprint_sessions.json_body import parse_json_body
+from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
-from imprint_sessions.partner_api.customers import request_body
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.schemas import InvalidRequestError, _ResponseBody
@@ -20,6 +19,7 @@ from imprint_sessions.partner_api.webhook_schemas import SimulateApplicationRequ
 from imprint_sessions.storage.repositories import Repositories
 
 router = APIRouter(tags=["Sandbox"])
+_BODY = JsonBody(SimulateApplicationRequest)
 
 
 class SimulatedApplication(_ResponseBody):
@@ -54,7 +54,7 @@ _RESPONSES = {
     response_model=SimulatedApplication,
     response_model_exclude_none=True,
     responses=_RESPONSES,
-    openapi_extra=request_body(SimulateApplicationRequest),
+    openapi_extra=_BODY.openapi,
 )
 async def simulate_application(
     request: Request,
@@ -68,7 +68,7 @@ async def simulate_application(
         raise Forbidden("simulate_application: is only available in the sandbox")
     # Read from raw bytes after the API key is checked: without a valid key, a 401 whatever
     # the body.
-    body = parse_json_body(SimulateApplicationRequest, request, await request.body())
+    body = await _BODY.read(request)
 
     async def decide(repos: Repositories) -> simulations.SimulatedApplication:
         return await simulations.simulate_application(

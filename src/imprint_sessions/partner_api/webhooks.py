@@ -18,9 +18,8 @@ from imprint_sessions.deps import Svc
 from imprint_sessions.domain import webhooks
 from imprint_sessions.domain.events import PENDING
 from imprint_sessions.domain.webhooks import DeliveryWithAttempts, IssuedWebhookEndpoint
-from imprint_sessions.json_body import parse_json_body
+from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import PartnerAuth
-from imprint_sessions.partner_api.customers import request_body
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.params import DEFAULT_LIMIT, Limit, StartingAfter
@@ -42,11 +41,10 @@ from imprint_sessions.storage.repositories import Repositories
 
 router = APIRouter(tags=["Webhooks"])
 
-# Bodies are read from raw bytes after the API key is checked (``parse_json_body``): a request
+# Bodies are read from raw bytes after the API key is checked (``JsonBody.read``): a request
 # without a valid key gets the 401 whatever its body, as on every other partner route.
-_ROTATE_BODY = {
-    "requestBody": {**request_body(RotateWebhookSecretRequest)["requestBody"], "required": False}
-}
+_CREATE = JsonBody(CreateWebhookEndpointRequest)
+_ROTATE = JsonBody(RotateWebhookSecretRequest)
 
 _JSON = "application/json"
 
@@ -128,13 +126,13 @@ def render_delivery_with_attempts(found: DeliveryWithAttempts) -> WireDelivery:
     response_model=WireEndpoint,
     response_model_exclude_none=True,
     responses=error_responses(400, 401, 409, 429, 503),
-    openapi_extra=request_body(CreateWebhookEndpointRequest),
+    openapi_extra=_CREATE.openapi,
 )
 async def create_webhook_endpoint(
     request: Request, services: Svc, principal: PartnerAuth
 ) -> WireEndpoint:
     """Registers a URL to receive signed events; the response shows its signing secret once."""
-    body = parse_json_body(CreateWebhookEndpointRequest, request, await request.body())
+    body = await _CREATE.read(request)
     issued = await webhooks.create_webhook_endpoint(
         services.database.repositories,
         clock=services.clock,
@@ -215,13 +213,13 @@ async def delete_webhook_endpoint(
     response_model=WireEndpoint,
     response_model_exclude_none=True,
     responses=error_responses(400, 401, 404, 429, 503),
-    openapi_extra=_ROTATE_BODY,
+    openapi_extra=_ROTATE.openapi,
 )
 async def rotate_webhook_secret(
     endpoint_id: str, request: Request, services: Svc, principal: PartnerAuth
 ) -> WireEndpoint:
     """Issues a new signing secret (shown once); the old one also signs for a grace period."""
-    body = parse_json_body(RotateWebhookSecretRequest, request, await request.body())
+    body = await _ROTATE.read(request)
     grace = body.grace_period_seconds
     issued = await webhooks.rotate_webhook_secret(
         services.database.repositories,
