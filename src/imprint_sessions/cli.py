@@ -35,7 +35,7 @@ from imprint_sessions.preflight import (
 )
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
-from imprint_sessions.storage.records import ApiKey, Partner
+from imprint_sessions.storage.records import ApiKey, Partner, WebhookEndpointFields
 from imprint_sessions.storage.urls import backend, sqlite_path
 
 T = TypeVar("T")
@@ -422,6 +422,9 @@ app.add_typer(webhooks_app, name="webhooks")
 
 
 def _webhook_json(model: Any) -> dict[str, Any]:
+    if isinstance(model, bytes):  # already the partner API's JSON
+        loaded: dict[str, Any] = json.loads(model)
+        return loaded
     dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
     return dumped
 
@@ -453,8 +456,9 @@ def webhooks_add(
             box=SecretBox(settings.master_keys()),
             targets=TargetPolicy.for_settings(settings),
             partner_id=found.id,
-            url=url,
-            event_types=events,
+            fields=WebhookEndpointFields(
+                url=url, event_types=tuple(events) if events is not None else None
+            ),
         )
         wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
         return _webhook_json(wire)

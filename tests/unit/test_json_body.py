@@ -115,3 +115,38 @@ def test_many_repeated_keys_are_each_reported_once() -> None:
     members = b", ".join(b'"k%d": 1, "k%d": 2' % (n, n) for n in range(3000))
     found = details(b'{"metadata": {' + members + b"}}")
     assert found == [f"metadata.k{n}: duplicate key" for n in range(3000)]
+
+
+def test_into_record_hands_over_the_fields_sent_by_name() -> None:
+    from imprint_sessions.json_body import into_record
+    from imprint_sessions.partner_api.webhook_schemas import CreateWebhookEndpointRequest
+    from imprint_sessions.storage.records import WebhookEndpointFields
+
+    convert = into_record(CreateWebhookEndpointRequest, WebhookEndpointFields)
+    sent = CreateWebhookEndpointRequest.model_validate_json(
+        b'{"url":"https://x.example/h","event_types":["APPLICATION"]}'
+    )
+    assert convert(sent) == WebhookEndpointFields(
+        url="https://x.example/h", event_types=("APPLICATION",)
+    )
+    unset = CreateWebhookEndpointRequest.model_validate_json(b'{"url":"https://x.example/h"}')
+    assert convert(unset).event_types is None  # the record's default: every type
+
+
+def test_into_record_refuses_at_import_a_body_field_the_record_lacks() -> None:
+    import dataclasses
+
+    import pydantic
+
+    from imprint_sessions.json_body import into_record
+
+    class Body(pydantic.BaseModel):
+        url: str
+        colour: str
+
+    @dataclasses.dataclass
+    class Fields:
+        url: str
+
+    with pytest.raises(TypeError, match=r"Body\.colour: Fields has no field 'colour'"):
+        into_record(Body, Fields)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from imprint_sessions.domain.customer_sessions import IssuedCustomerSession
-from imprint_sessions.partner_api import rendering
+from imprint_sessions.partner_api import rendering, webhooks
+from imprint_sessions.partner_api.webhook_schemas import EndpointView
 from imprint_sessions.serializers import From, Serializer, serializer
 from imprint_sessions.storage import records
 
@@ -96,14 +97,34 @@ def pages(items: st.SearchStrategy[Any]) -> st.SearchStrategy[records.Page[Any]]
     )
 
 
-CASES: list[tuple[Serializer[Any], st.SearchStrategy[Any]]] = [
-    (rendering.CUSTOMER, customers),
-    (rendering.CUSTOMER_LIST, pages(customers)),
-    (rendering.PAYMENT_METHOD, payment_methods),
-    (rendering.PAYMENT_METHOD_LIST, pages(payment_methods)),
-    (rendering.CUSTOMER_SESSION, issued),
-    (rendering.CUSTOMER_SESSION_SUMMARY, sessions),
-    (rendering.CUSTOMER_SESSION_LIST, pages(sessions)),
+endpoints = st.builds(
+    records.WebhookEndpoint,
+    id=text,
+    partner_id=text,
+    url=text,
+    event_types=st.lists(st.sampled_from(["APPLICATION", "PAYMENT_METHOD"]), max_size=2).map(tuple),
+    status=st.sampled_from(["enabled", "disabled"]),
+    secret_version=st.integers(1, 9),
+    secret_key_id=text,
+    previous_secret_version=st.none() | st.integers(1, 9),
+    previous_secret_key_id=maybe_text,
+    previous_secret_expires_at=maybe_millis,
+    created_at=millis,
+    updated_at=millis,
+)
+now = millis
+endpoint_views = st.builds(EndpointView, now=millis, secret=maybe_text)
+
+CASES: list[tuple[Serializer[Any], st.SearchStrategy[Any], st.SearchStrategy[Any]]] = [
+    (rendering.CUSTOMER, customers, now),
+    (rendering.CUSTOMER_LIST, pages(customers), now),
+    (rendering.PAYMENT_METHOD, payment_methods, now),
+    (rendering.PAYMENT_METHOD_LIST, pages(payment_methods), now),
+    (rendering.CUSTOMER_SESSION, issued, now),
+    (rendering.CUSTOMER_SESSION_SUMMARY, sessions, now),
+    (rendering.CUSTOMER_SESSION_LIST, pages(sessions), now),
+    (webhooks.ENDPOINT, endpoints, endpoint_views),
+    (webhooks.ENDPOINT_LIST, pages(endpoints), endpoint_views),
 ]
 
 
@@ -115,16 +136,20 @@ def nulls(value: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize(("write", "records_of"), CASES, ids=lambda c: getattr(c, "model", c))
+@pytest.mark.parametrize(
+    ("write", "records_of", "contexts"),
+    CASES,
+    ids=[write.model.__name__ for write, _, _ in CASES],
+)
 def test_generated_serializer_writes_what_the_models_own_serializer_writes(
-    write: Serializer[Any], records_of: st.SearchStrategy[Any]
+    write: Serializer[Any], records_of: st.SearchStrategy[Any], contexts: st.SearchStrategy[Any]
 ) -> None:
     """Byte for byte: the model validates the output, and dumping it gives the same bytes."""
 
     @settings(max_examples=150, deadline=None)
-    @given(record=records_of, now=millis)
-    def check(record: Any, now: int) -> None:
-        written = write(record, now)
+    @given(record=records_of, context=contexts)
+    def check(record: Any, context: Any) -> None:
+        written = write(record, context)
         model = write.model.model_validate_json(written)
         assert model.model_dump_json(exclude_none=True).encode() == written
         assert not nulls(json.loads(written)), "an optional field is left out, never null"

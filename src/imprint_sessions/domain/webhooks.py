@@ -7,6 +7,7 @@ ids are indistinguishable from missing ones; the admin CLI passes None (any part
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,7 @@ from imprint_sessions.storage.records import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookEndpointFields,
     WebhookEvent,
 )
 from imprint_sessions.storage.repositories import Repositories
@@ -96,12 +98,16 @@ async def create_webhook_endpoint(
     box: SecretBox,
     targets: UrlVetting,
     partner_id: str,
-    url: str,
-    event_types: list[str] | None = None,
+    fields: WebhookEndpointFields,
 ) -> IssuedWebhookEndpoint:
-    """Register a receiver (the URL vetted against the deployment's target policy)."""
-    types = _event_types(event_types)
-    await targets.check_url(url)
+    """Register a receiver (the URL vetted against the deployment's target policy).
+
+    ``fields`` are kept as given, but for the rules here: the URL is vetted and the event types
+    (at least one, none twice) default to all of them.
+    """
+    event_types = fields.event_types
+    types = _event_types(list(event_types) if event_types is not None else None)
+    await targets.check_url(fields.url)
     existing = await repos.list_webhook_endpoints(partner_id)
     if sum(e.status == ENDPOINT_ENABLED for e in existing) >= MAX_ENDPOINTS_PER_PARTNER:
         raise Conflict(
@@ -109,11 +115,11 @@ async def create_webhook_endpoint(
             f"A partner may have at most {MAX_ENDPOINTS_PER_PARTNER} enabled webhook endpoints",
         )
     now = clock.now_ms()
+    given = {field.name: getattr(fields, field.name) for field in dataclasses.fields(fields)}
     endpoint = WebhookEndpoint(
+        **{**given, "event_types": types},
         id=new_id(),
         partner_id=partner_id,
-        url=url,
-        event_types=types,
         status=ENDPOINT_ENABLED,
         secret_version=1,
         secret_key_id=box.current_kid,

@@ -6,12 +6,15 @@ never null; timestamps RFC-3339 with milliseconds; statuses in capitals).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS
-from imprint_sessions.partner_api.schemas import _RequestBody, _ResponseBody
+from imprint_sessions.partner_api.schemas import Timestamp, _RequestBody, _ResponseBody
+from imprint_sessions.serializers import From
 from imprint_sessions.validation import Identifier, JsonInteger
 
 EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
@@ -52,14 +55,30 @@ class RotateWebhookSecretRequest(_RequestBody):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointView:
+    """What an endpoint's response shows besides the record: the time, and a secret just issued."""
+
+    now: int
+    secret: str | None = None
+
+
+def _previous_secret_expires_at(endpoint: Any, view: EndpointView) -> str | None:
+    expires_at = endpoint.previous_secret_expires_at
+    return rfc3339_ms(expires_at) if expires_at and expires_at > view.now else None
+
+
+PreviousSecretExpiry = Annotated[str | None, From(compute=_previous_secret_expires_at)]
+
+
 class WebhookEndpoint(_ResponseBody):
     """A partner's webhook receiver."""
 
     id: str = Field(examples=["1B7E3C9A-4D2F-4E8B-9A6C-5F0D1E2A3B4C"])
     url: str = Field(examples=["https://partner.example.com/imprint/webhooks"])
     event_types: list[EventType] = Field(examples=[["APPLICATION", "PAYMENT_METHOD"]])
-    status: Literal["ENABLED", "DISABLED"]
-    secret: str | None = Field(
+    status: Annotated[Literal["ENABLED", "DISABLED"], From(convert=str.upper)]
+    secret: Annotated[str | None, From(compute=lambda _, view: view.secret)] = Field(
         default=None,
         description=(
             "The signing secret (`whsec_` + base64), in the response that creates or rotates it "
@@ -67,13 +86,13 @@ class WebhookEndpoint(_ResponseBody):
         ),
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     )
-    previous_secret_expires_at: str | None = Field(
+    previous_secret_expires_at: PreviousSecretExpiry = Field(
         default=None,
         description="Until then the secret replaced by the last rotation also signs every request",
         examples=["2025-02-14T19:08:07.000Z"],
     )
-    created_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
-    updated_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+    created_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
+    updated_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
 
 
 class DeletedWebhookEndpoint(_ResponseBody):
@@ -84,7 +103,7 @@ class DeletedWebhookEndpoint(_ResponseBody):
 
 
 class WebhookEndpointList(_ResponseBody):
-    data: list[WebhookEndpoint]
+    data: Annotated[list[WebhookEndpoint], From("items")]
     has_more: bool
     total: int
 

@@ -18,7 +18,7 @@ from imprint_sessions.deps import Svc
 from imprint_sessions.domain import webhooks
 from imprint_sessions.domain.events import PENDING
 from imprint_sessions.domain.webhooks import DeliveryWithAttempts, IssuedWebhookEndpoint
-from imprint_sessions.json_body import JsonBody
+from imprint_sessions.json_body import JsonBody, into_record
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
@@ -27,6 +27,7 @@ from imprint_sessions.partner_api.schemas import ConflictError
 from imprint_sessions.partner_api.webhook_schemas import (
     CreateWebhookEndpointRequest,
     DeletedWebhookEndpoint,
+    EndpointView,
     RotateWebhookSecretRequest,
 )
 from imprint_sessions.partner_api.webhook_schemas import WebhookAttempt as WireAttempt
@@ -36,7 +37,14 @@ from imprint_sessions.partner_api.webhook_schemas import WebhookEndpoint as Wire
 from imprint_sessions.partner_api.webhook_schemas import WebhookEndpointList as WireEndpointList
 from imprint_sessions.partner_api.webhook_schemas import WebhookEvent as WireEvent
 from imprint_sessions.partner_api.webhook_schemas import WebhookEventList as WireEventList
-from imprint_sessions.storage.records import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from imprint_sessions.serializers import serializer
+from imprint_sessions.storage.records import (
+    Page,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointFields,
+    WebhookEvent,
+)
 from imprint_sessions.storage.repositories import Repositories
 
 router = APIRouter(tags=["Webhooks"])
@@ -44,33 +52,29 @@ router = APIRouter(tags=["Webhooks"])
 # Bodies are read from raw bytes after the API key is checked (``JsonBody.read``): a request
 # without a valid key gets the 401 whatever its body, as on every other partner route.
 _CREATE = JsonBody(CreateWebhookEndpointRequest)
+_ENDPOINT_FIELDS = into_record(CreateWebhookEndpointRequest, WebhookEndpointFields)
 _ROTATE = JsonBody(RotateWebhookSecretRequest)
 
 _JSON = "application/json"
 
 
-def json_response(model: WireEndpoint | WireDelivery) -> Response:
-    return Response(model.model_dump_json(exclude_none=True), media_type=_JSON)
+def json_response(body: bytes | WireDelivery) -> Response:
+    if not isinstance(body, bytes):
+        body = body.model_dump_json(exclude_none=True).encode()
+    return Response(body, media_type=_JSON)
 
 
-def render_endpoint(
-    endpoint: WebhookEndpoint, *, secret: str | None = None, now: int
-) -> WireEndpoint:
-    previous = endpoint.previous_secret_expires_at
-    return WireEndpoint(
-        id=endpoint.id,
-        url=endpoint.url,
-        event_types=list(endpoint.event_types),
-        status=endpoint.status.upper(),
-        secret=secret,
-        previous_secret_expires_at=rfc3339_ms(previous) if previous and previous > now else None,
-        created_at=rfc3339_ms(endpoint.created_at),
-        updated_at=rfc3339_ms(endpoint.updated_at),
-    )
+ENDPOINT = serializer(WireEndpoint, record=WebhookEndpoint)
+ENDPOINT_LIST = serializer(WireEndpointList, record=Page)
 
 
-def _issued(issued: IssuedWebhookEndpoint, now: int) -> WireEndpoint:
-    return render_endpoint(issued.endpoint, secret=issued.secret, now=now)
+def render_endpoint(endpoint: WebhookEndpoint, *, secret: str | None = None, now: int) -> bytes:
+    """The endpoint's JSON; ``secret`` (shown once) when it was just created or rotated."""
+    return ENDPOINT(endpoint, EndpointView(now=now, secret=secret))
+
+
+def _issued(issued: IssuedWebhookEndpoint, now: int) -> Response:
+    return json_response(render_endpoint(issued.endpoint, secret=issued.secret, now=now))
 
 
 def render_event(event: WebhookEvent) -> WireEvent:
@@ -130,17 +134,15 @@ def render_delivery_with_attempts(found: DeliveryWithAttempts) -> WireDelivery:
 )
 async def create_webhook_endpoint(
     request: Request, services: Svc, principal: PartnerAuth
-) -> WireEndpoint:
+) -> Response:
     """Registers a URL to receive signed events; the response shows its signing secret once."""
-    body = await _CREATE.read(request)
     issued = await webhooks.create_webhook_endpoint(
         services.database.repositories,
         clock=services.clock,
         box=services.box,
         targets=services.webhook_targets,
         partner_id=principal.partner_id,
-        url=body.url,
-        event_types=list(body.event_types) if body.event_types is not None else None,
+        fields=_ENDPOINT_FIELDS(await _CREATE.read(request)),
     )
     return _issued(issued, services.clock.now_ms())
 
@@ -153,15 +155,13 @@ async def create_webhook_endpoint(
     response_model_exclude_none=True,
     responses=error_responses(401, 429, 503),
 )
-async def list_webhook_endpoints(services: Svc, principal: PartnerAuth) -> WireEndpointList:
+async def list_webhook_endpoints(services: Svc, principal: PartnerAuth) -> Response:
     """Lists the caller's webhook endpoints, oldest first (secrets are never shown again)."""
     found = await webhooks.list_webhook_endpoints(
         services.database.repositories, partner_id=principal.partner_id
     )
-    now = services.clock.now_ms()
-    return WireEndpointList(
-        data=[render_endpoint(e, now=now) for e in found], has_more=False, total=len(found)
-    )
+    page = Page(items=found, has_more=False, total=len(found))
+    return json_response(ENDPOINT_LIST(page, EndpointView(now=services.clock.now_ms())))
 
 
 @router.post(
@@ -217,7 +217,7 @@ async def delete_webhook_endpoint(
 )
 async def rotate_webhook_secret(
     endpoint_id: str, request: Request, services: Svc, principal: PartnerAuth
-) -> WireEndpoint:
+) -> Response:
     """Issues a new signing secret (shown once); the old one also signs for a grace period."""
     body = await _ROTATE.read(request)
     grace = body.grace_period_seconds

@@ -283,13 +283,20 @@ class UpdateOutcome(enum.Enum):
 # -- webhooks (the outbox) ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookEndpoint:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEndpointFields:
+    """What a partner gives a webhook endpoint: the create body's fields, by the same names."""
+
+    url: str
+    event_types: tuple[str, ...] | None = None  # None: every type
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEndpoint(WebhookEndpointFields):
     """A partner's receiver. Its signing secret is never stored, only how to re-derive it."""
 
     id: str
     partner_id: str
-    url: str
     event_types: tuple[str, ...]
     status: str  # enabled | disabled
     secret_version: int

@@ -104,6 +104,17 @@ def columns(table: sa.Table, names: str, **labels: str) -> tuple[sa.ColumnElemen
     return tuple(selected)
 
 
+def every_column(table: sa.Table, **labels: str) -> tuple[sa.ColumnElement[Any], ...]:
+    """``columns`` of every column of ``table``, in its order: a read of the whole row, so a
+    column added to the table (and its record) is read without naming it again here."""
+    return columns(table, " ".join(column.name for column in table.columns), **labels)
+
+
+def every_param(table: sa.Table) -> dict[str, sa.BindParameter[Any]]:
+    """``params`` for every column of ``table``: an INSERT of the whole row."""
+    return {column.name: bp(column.name) for column in table.columns}
+
+
 def lit(value: str | int) -> sa.ColumnElement[Any]:
     """A constant of the code (a status, a step of 1), written into the SQL, not bound."""
     if isinstance(value, int):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,8 @@ from imprint_sessions.storage.sql import (
     Statement,
     bp,
     columns,
+    every_column,
+    every_param,
     lit,
     names,
     params,
@@ -50,11 +53,7 @@ from imprint_sessions.storage.tables import (
 
 ep, ev, d, at = webhook_endpoints.c, webhook_events.c, webhook_deliveries.c, webhook_attempts.c
 
-_ENDPOINT_COLUMNS = columns(
-    webhook_endpoints,
-    "id partner_id url event_types status secret_version secret_key_id previous_secret_version "
-    "previous_secret_key_id previous_secret_expires_at created_at updated_at",
-)
+_ENDPOINT_COLUMNS = every_column(webhook_endpoints)
 _EVENT_FIELDS = "id partner_id type payload created_at"
 _EVENT_COLUMNS = columns(webhook_events, _EVENT_FIELDS)
 _DELIVERY_COLUMNS = columns(
@@ -111,14 +110,7 @@ def _select_scoped(table: sa.Table, columns: Any, *where: Any) -> dict[bool, Sta
     )
 
 
-_INSERT_ENDPOINT = Statement(
-    sa.insert(webhook_endpoints).values(
-        params(
-            "id partner_id url event_types status secret_version secret_key_id created_at "
-            "updated_at"
-        )
-    )
-)
+_INSERT_ENDPOINT = Statement(sa.insert(webhook_endpoints).values(every_param(webhook_endpoints)))
 _LIST_ENDPOINTS = Statement(
     sa.select(*_ENDPOINT_COLUMNS)
     .where(ep.partner_id == bp("partner_id"), _not_deleted)
@@ -138,15 +130,19 @@ _ROTATE = _endpoint_update(
 )
 # A deleted endpoint keeps its id (its past deliveries name it) and nothing else worth having:
 # no URL, and no secret version or master key id to re-derive a signing secret from.
+_KEPT_BY_A_TOMBSTONE = {"id", "partner_id", "event_types", "created_at"}
 _TOMBSTONE = _endpoint_update(
     {
+        # Whatever else an endpoint holds (a nullable column added later included) is erased.
+        **{
+            column.name: sa.null()
+            for column in webhook_endpoints.columns
+            if column.nullable and column.name not in _KEPT_BY_A_TOMBSTONE
+        },
         "status": lit("deleted"),
         "url": lit(""),
         "secret_version": lit(0),
         "secret_key_id": lit(""),
-        "previous_secret_version": sa.null(),
-        "previous_secret_key_id": sa.null(),
-        "previous_secret_expires_at": sa.null(),
         "updated_at": bp("now"),
     },
     returning=False,
@@ -330,18 +326,9 @@ def _claimed(row: Row, lease_token: str) -> ClaimedDelivery:
 class Webhooks(Repository):
     # -- endpoints ------------------------------------------------------------------------------
     async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None:
-        await self._db.count(
-            _INSERT_ENDPOINT,
-            id=endpoint.id,
-            partner_id=endpoint.partner_id,
-            url=endpoint.url,
-            event_types=json.dumps(list(endpoint.event_types)),
-            status=endpoint.status,
-            secret_version=endpoint.secret_version,
-            secret_key_id=endpoint.secret_key_id,
-            created_at=endpoint.created_at,
-            updated_at=endpoint.updated_at,
-        )
+        values = {field.name: getattr(endpoint, field.name) for field in fields(endpoint)}
+        values["event_types"] = json.dumps(list(endpoint.event_types))
+        await self._db.count(_INSERT_ENDPOINT, **values)
 
     async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]:
         rows = await self._db.all(_LIST_ENDPOINTS, partner_id=partner_id)
