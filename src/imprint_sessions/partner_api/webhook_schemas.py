@@ -18,6 +18,7 @@ from imprint_sessions.serializers import From
 from imprint_sessions.validation import Identifier, JsonInteger
 
 EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
+DESCRIPTION_MAX_LENGTH = 500  # characters
 
 
 class CreateWebhookEndpointRequest(_RequestBody):
@@ -36,6 +37,13 @@ class CreateWebhookEndpointRequest(_RequestBody):
         description="The event types to send here, each at most once (default: all)",
         examples=[["APPLICATION", "PAYMENT_METHOD"]],
         json_schema_extra={"minItems": 1, "uniqueItems": True},
+    )
+    description: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        description="What the endpoint is for, in your own words (shown back, never sent)",
+        examples=["Order service: card decisions"],
     )
 
 
@@ -77,6 +85,7 @@ class WebhookEndpoint(_ResponseBody):
     id: str = Field(examples=["1B7E3C9A-4D2F-4E8B-9A6C-5F0D1E2A3B4C"])
     url: str = Field(examples=["https://partner.example.com/imprint/webhooks"])
     event_types: list[EventType] = Field(examples=[["APPLICATION", "PAYMENT_METHOD"]])
+    description: str | None = Field(default=None, examples=["Order service: card decisions"])
     status: Annotated[Literal["ENABLED", "DISABLED"], From(convert=str.upper)]
     secret: Annotated[str | None, From(compute=lambda _, view: view.secret)] = Field(
         default=None,

@@ -289,6 +289,7 @@ class WebhookEndpointFields:
 
     url: str
     event_types: tuple[str, ...] | None = None  # None: every type
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -178,6 +178,7 @@ webhook_endpoints = sa.Table(
     sa.Column("partner_id", Id, sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("event_types", sa.Text, nullable=False),  # JSON list: APPLICATION, PAYMENT_METHOD
+    sa.Column("description", sa.Text, nullable=True),  # the partner's words; erased on delete
     # enabled | disabled | deleted (a tombstone: url '' and secret_version 0, never listed)
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("secret_version", sa.Integer, nullable=False),
