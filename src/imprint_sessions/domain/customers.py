@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pydantic
@@ -23,6 +22,7 @@ from imprint_sessions.storage.records import (
     Customer,
     CustomerChanges,
     CustomerQuery,
+    CustomerUpdate,
     Page,
     PageRequest,
     Principal,
@@ -96,25 +96,6 @@ async def search_customers(
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerUpdate:
-    """What a partner's update sends; None leaves a field as it is."""
-
-    email: str | None = None
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    preferred_language: str | None = None
-    address: dict[str, Any] | None = None  # replaces the whole address
-    date_of_birth: str | None = None  # YYYY-MM-DD
-    ssn: str | None = None
-    partner_customer_id: str | None = None
-    metadata: dict[str, Any] | None = None  # merged; METADATA_DELETE deletes a key
-
-    def __repr__(self) -> str:  # the SSN must not reach a log line through a repr
-        return "CustomerUpdate(...)"
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -138,29 +119,31 @@ def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
     return merged
 
 
+# Fields of an update with a rule here; every other field is a column's new value, as sent.
+_RULED = frozenset({"address", "date_of_birth", "ssn", "metadata"})
+
+
 def _changes(
     update: CustomerUpdate, current: Customer, *, box: SecretBox, partner_id: str
 ) -> CustomerChanges:
-    ssn4 = ssn_hash = metadata_json = None
+    ruled: dict[str, Any] = {}
     if update.ssn is not None:
-        ssn4 = normalize_ssn(update.ssn)[-4:]
-        ssn_hash = box.ssn_hash(partner_id, update.ssn)
+        ruled["ssn4"] = normalize_ssn(update.ssn)[-4:]
+        ruled["ssn_hash"] = box.ssn_hash(partner_id, update.ssn)
     if update.metadata is not None:
         current_metadata = json.loads(current.metadata_json) if current.metadata_json else {}
-        metadata_json = _dumps(merge_metadata(current_metadata, update.metadata))
-    return CustomerChanges(
-        email=update.email,
-        phone=update.phone,
-        first_name=update.first_name,
-        last_name=update.last_name,
-        preferred_language=update.preferred_language,
-        address_json=_dumps(update.address) if update.address is not None else None,
-        date_of_birth=update.date_of_birth,
-        ssn4=ssn4,
-        ssn_hash=ssn_hash,
-        partner_customer_id=update.partner_customer_id,
-        metadata_json=metadata_json,
-    )
+        ruled["metadata_json"] = _dumps(merge_metadata(current_metadata, update.metadata))
+    if update.address is not None:
+        ruled["address_json"] = _dumps(update.address)
+    if update.date_of_birth is not None:
+        born = update.date_of_birth
+        ruled["date_of_birth"] = f"{born['year']:04d}-{born['month']:02d}-{born['day']:02d}"
+    as_sent = {
+        name: getattr(update, name)
+        for name in CustomerUpdate.__dataclass_fields__
+        if name not in _RULED
+    }
+    return CustomerChanges(**as_sent, **ruled)
 
 
 async def update_customer(

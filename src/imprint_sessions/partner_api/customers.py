@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import customers
-from imprint_sessions.domain.customers import CustomerUpdate, page_request
-from imprint_sessions.json_body import JsonBody
+from imprint_sessions.domain.customers import page_request
+from imprint_sessions.json_body import JsonBody, into_record
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
@@ -26,12 +26,14 @@ from imprint_sessions.partner_api.schemas import (
     SearchCustomersRequest,
     UpdateCustomerRequest,
 )
+from imprint_sessions.storage.records import CustomerUpdate
 from imprint_sessions.storage.repositories import Repositories
 from imprint_sessions.validation import Identifier
 
 router = APIRouter(tags=["Customers"])
 _SEARCH = JsonBody(SearchCustomersRequest)
 _UPDATE = JsonBody(UpdateCustomerRequest)
+_UPDATE_FIELDS = into_record(UpdateCustomerRequest, CustomerUpdate)
 
 _YOUR_CUSTOMERS = "your customers"
 
@@ -75,7 +77,6 @@ async def search_customers(request: Request, services: Svc, principal: PartnerAu
     """Searches your customers by `partner_customer_id`, `date_of_birth` and `ssn` (a search,
     not a create; it changes nothing, so it is always safe to retry)."""
     body = await _SEARCH.read(request)
-    assert isinstance(body, SearchCustomersRequest)
     page = await customers.search_customers(
         services.database.repositories,
         box=services.box,
@@ -136,25 +137,13 @@ async def update_customer(
 
     async def update(repos: Repositories) -> Response:
         body = await _UPDATE.read(request)
-        assert isinstance(body, UpdateCustomerRequest)
         customer = await customers.update_customer(
             repos,
             box=services.box,
             clock=services.clock,
             principal=principal,
             customer_id=customer_id,
-            update=CustomerUpdate(
-                email=body.email,
-                phone=body.phone,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                preferred_language=body.preferred_language,
-                address=body.address.model_dump(exclude_none=True) if body.address else None,
-                date_of_birth=body.date_of_birth.iso() if body.date_of_birth else None,
-                ssn=body.ssn,
-                partner_customer_id=body.partner_customer_id,
-                metadata=body.metadata,
-            ),
+            update=_UPDATE_FIELDS(body),
         )
         return json_response(CUSTOMER(customer))
 

@@ -101,7 +101,6 @@ async def create_key(request: Request, services: Svc, principal: PartnerAuth) ->
 async def delete_key(request: Request, services: Svc, principal: PartnerAuth) -> Response:
     """Deletes one of your API keys (the calling key too); it stops working within a second."""
     body = await _DELETE.read(request)
-    assert isinstance(body, DeleteApiKeyRequest)
     async with services.database.unit_of_work() as uow:
         revoked = await partners.delete_partner_api_key(
             uow.repositories, clock=services.clock, principal=principal, api_key_id=body.id

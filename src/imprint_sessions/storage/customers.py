@@ -22,7 +22,7 @@ from imprint_sessions.storage.records import (
     PageRequest,
     UpdateOutcome,
 )
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns
+from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, every_column
 from imprint_sessions.storage.tables import customers
 
 c = customers.c
@@ -35,10 +35,14 @@ CUSTOMER_COLUMNS = columns(
     address="address_json",
     statuses="statuses_json",
 )
-# ... and what only its partner sees besides.
-PARTNER_CUSTOMER_COLUMNS = (
-    *CUSTOMER_COLUMNS,
-    *columns(customers, "ssn4 metadata", metadata="metadata_json"),
+# The whole row as its partner sees it: all but the SSN's keyed hash (a search key, never shown)
+# and the account history (kept for applications).
+PARTNER_CUSTOMER_COLUMNS = every_column(
+    customers,
+    omit=("ssn_hash", "account_history"),
+    address="address_json",
+    statuses="statuses_json",
+    metadata="metadata_json",
 )
 
 _FIELDS = tuple(Customer.__dataclass_fields__)
@@ -50,19 +54,11 @@ def customer_from_row(row: Row) -> Customer:
     return Customer(**{name: row[name] for name in _FIELDS if name in present})
 
 
-# CustomerChanges field -> column. Column names come from here, never from input.
+# CustomerChanges field -> its column, by name (``address_json`` -> ``address``). Column names
+# come from here, never from input.
 _CHANGE_COLUMNS = {
-    "email": c.email,
-    "phone": c.phone,
-    "first_name": c.first_name,
-    "last_name": c.last_name,
-    "preferred_language": c.preferred_language,
-    "address_json": c.address,
-    "date_of_birth": c.date_of_birth,
-    "ssn4": c.ssn4,
-    "ssn_hash": c.ssn_hash,
-    "partner_customer_id": c.partner_customer_id,
-    "metadata_json": c.metadata,
+    field: c[field] if field in c else c[field.removesuffix("_json")]
+    for field in CustomerChanges.__dataclass_fields__
 }
 
 _GET = Statement(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +253,30 @@ class CustomerQuery:
     partner_customer_id: str | None = None
     date_of_birth: str | None = None  # YYYY-MM-DD
     ssn_hashes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerUpdate:
+    """What a partner's update sends, by the body's field names; None leaves a field as it is.
+
+    ``address`` replaces the whole address; ``date_of_birth`` is ``{year, month, day}``;
+    ``metadata`` is merged (``domain.customers.METADATA_DELETE`` deletes a key); ``ssn`` is kept
+    only as ``ssn4`` and a keyed hash. Every other field is its column's new value, as sent.
+    """
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    preferred_language: str | None = None
+    address: dict[str, Any] | None = None
+    date_of_birth: dict[str, int] | None = None
+    ssn: str | None = None
+    partner_customer_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:  # the SSN must not reach a log line through a repr
+        return "CustomerUpdate(...)"
 
 
 @dataclass(frozen=True, slots=True)

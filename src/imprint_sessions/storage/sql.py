@@ -104,10 +104,13 @@ def columns(table: sa.Table, names: str, **labels: str) -> tuple[sa.ColumnElemen
     return tuple(selected)
 
 
-def every_column(table: sa.Table, **labels: str) -> tuple[sa.ColumnElement[Any], ...]:
-    """``columns`` of every column of ``table``, in its order: a read of the whole row, so a
-    column added to the table (and its record) is read without naming it again here."""
-    return columns(table, " ".join(column.name for column in table.columns), **labels)
+def every_column(
+    table: sa.Table, *, omit: tuple[str, ...] = (), **labels: str
+) -> tuple[sa.ColumnElement[Any], ...]:
+    """``columns`` of every column of ``table`` but ``omit``, in its order: a read of the whole
+    row, so a column added to the table (and its record) is read without naming it here."""
+    kept = (column.name for column in table.columns if column.name not in omit)
+    return columns(table, " ".join(kept), **labels)
 
 
 def every_param(table: sa.Table) -> dict[str, sa.BindParameter[Any]]:
