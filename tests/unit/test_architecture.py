@@ -66,6 +66,35 @@ def test_inner_layers_import_no_network_code_adapter_or_entry_point(path: Path) 
     assert not bad, f"{path.name} imports {bad}"
 
 
+# The domain sees the store through its ports only: the repository protocols and the records
+# they exchange, never a driver, SQLAlchemy or the store's implementation.
+DRIVERS = ("sqlalchemy", "asyncpg", "sqlite3", "psycopg", "alembic")
+STORAGE_PORTS = {"imprint_sessions.storage.repositories", "imprint_sessions.storage.records"}
+
+
+def storage_beyond_the_ports(path: Path) -> set[str]:
+    return {
+        name
+        for name in imports_of(path)
+        if name.split(".")[0] in DRIVERS
+        or (name.startswith("imprint_sessions.storage") and name not in STORAGE_PORTS)
+    }
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "domain").rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_the_domain_reaches_storage_only_through_its_ports(path: Path) -> None:
+    assert not storage_beyond_the_ports(path), path.name
+
+
+def test_the_ports_check_sees_a_driver_and_an_implementation_module() -> None:
+    assert "sqlalchemy" in storage_beyond_the_ports(PACKAGE / "storage" / "partners.py")
+    assert "imprint_sessions.storage.sql" in storage_beyond_the_ports(
+        PACKAGE / "storage" / "partners.py"
+    )
+
+
 def test_storage_does_not_import_domain() -> None:
     for path in (PACKAGE / "storage").rglob("*.py"):
         assert not any(n.startswith("imprint_sessions.domain") for n in imports_of(path)), path
