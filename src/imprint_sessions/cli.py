@@ -36,6 +36,7 @@ from imprint_sessions.preflight import (
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.storage.records import ApiKey, Partner, WebhookEndpointFields
+from imprint_sessions.storage.repositories import Repositories
 from imprint_sessions.storage.urls import backend, sqlite_path
 
 T = TypeVar("T")
@@ -105,6 +106,13 @@ def _with_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
     except ImprintError as exc:
         typer.echo(f"error: {'; '.join(exc.details)}", err=True)
         raise typer.Exit(2) from None
+
+
+async def _existing_partner(repos: Repositories, partner_id: str) -> Partner:
+    found = await partners_domain.get_partner(repos, partner_id=partner_id)
+    if found is None:
+        raise ImprintError(f"partner {partner_id} not found")
+    return found
 
 
 def _partner_json(partner: Partner) -> dict[str, Any]:
@@ -208,7 +216,7 @@ def partners_list(as_json: JsonFlag = False) -> None:
     """List partners."""
 
     async def work(database: Database, settings: Settings) -> list[Partner]:
-        return await database.repositories.list_partners()
+        return await partners_domain.list_partners(database.repositories)
 
     found = _with_database(work)
     if as_json:
@@ -227,9 +235,7 @@ def keys_create(
 
     async def work(database: Database, settings: Settings) -> partners_domain.IssuedApiKey:
         repos = database.repositories
-        found = await repos.get_partner(partner.upper())
-        if found is None:
-            raise ImprintError(f"partner {partner} not found")
+        found = await _existing_partner(repos, partner)
         return await partners_domain.create_api_key(
             repos,
             clock=SystemClock(),
@@ -253,7 +259,7 @@ def keys_list(
     """List a partner's keys (prefixes only; keys are never stored)."""
 
     async def work(database: Database, settings: Settings) -> list[ApiKey]:
-        return await database.repositories.list_api_keys(partner.upper())
+        return await partners_domain.list_api_keys(database.repositories, partner_id=partner)
 
     found = _with_database(work)
     if as_json:
@@ -268,7 +274,9 @@ def keys_revoke(key_id: str, as_json: JsonFlag = False) -> None:
     """Revoke a key: every server refuses it within one second."""
 
     async def work(database: Database, settings: Settings) -> bool:
-        return await database.repositories.revoke_api_key(key_id.upper(), at=SystemClock().now_ms())
+        return await partners_domain.revoke_api_key(
+            database.repositories, clock=SystemClock(), api_key_id=key_id
+        )
 
     revoked = _with_database(work)
     if as_json:
@@ -284,21 +292,10 @@ async def _bootstrap_sandbox(settings: Settings) -> str | None:
     """On an empty sandbox database, create the sandbox partner and a key; return the key."""
     database = await open_database(settings)
     try:
-        repos = database.repositories
-        if await repos.list_partners():
-            return None
-        clock = SystemClock()
-        partner = await partners_domain.create_partner(
-            repos, clock=clock, name=partners_domain.SANDBOX_PARTNER_NAME, merchant_keys=[]
+        issued = await partners_domain.bootstrap_sandbox(
+            database.repositories, clock=SystemClock(), box=SecretBox(settings.master_keys())
         )
-        issued = await partners_domain.create_api_key(
-            repos,
-            clock=clock,
-            box=SecretBox(settings.master_keys()),
-            env="sandbox",
-            partner_id=partner.id,
-        )
-        return issued.api_key
+        return issued.api_key if issued else None
     finally:
         await database.close()
 
@@ -446,9 +443,7 @@ def webhooks_add(
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         repos = database.repositories
-        found = await repos.get_partner(partner.upper())
-        if found is None:
-            raise ImprintError(f"partner {partner} not found")
+        found = await _existing_partner(repos, partner)
         clock = SystemClock()
         issued = await webhooks_domain.create_webhook_endpoint(
             repos,
@@ -479,10 +474,13 @@ def webhooks_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List a partner's webhook endpoints (secrets are never shown again)."""
+    from imprint_sessions.domain import webhooks as webhooks_domain
     from imprint_sessions.partner_api.webhooks import render_endpoint
 
     async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
-        found = await database.repositories.list_webhook_endpoints(partner.upper())
+        found = await webhooks_domain.list_webhook_endpoints(
+            database.repositories, partner_id=partner.upper()
+        )
         now = SystemClock().now_ms()
         return [_webhook_json(render_endpoint(e, now=now)) for e in found]
 

@@ -1,11 +1,10 @@
-"""Webhook signatures (both schemes), signing secrets, and the retry schedule's arithmetic."""
+"""Webhook signatures (both schemes) and signing secrets (retry rules: test_delivery_rules.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import random
 import time
 
 import pytest
@@ -15,7 +14,6 @@ from conftest import TEST_SECRET_KEY
 from imprint_sessions.credentials import SecretBox
 from imprint_sessions.logs import REDACTED, WEBHOOK_SECRET_RE, redact
 from imprint_sessions.webhooks.signing import signature_headers, signing_key
-from imprint_sessions.webhooks.worker import RetrySchedule
 
 ENDPOINT_ID = "2EE24580-B97B-4949-A65C-929CCB9B9B8D"
 EVENT_ID = "8D5C1A2B-3E4F-4A5B-9C6D-7E8F9A0B1C2D"
@@ -105,37 +103,3 @@ def test_a_secret_that_does_not_sign_fails_verification() -> None:
         Webhook(other).verify(BODY, headers)
     assert not independent_imprint_check(other, headers["X-IMPRINT-HMAC-SIGNATURE"], BODY)
     assert signing_key(signer) != signing_key(other)
-
-
-def test_the_retry_delay_doubles_from_30_seconds_to_a_6_hour_cap_with_equal_jitter() -> None:
-    schedule = RetrySchedule()
-    assert [schedule.ceiling_ms(n) // 1000 for n in range(1, 6)] == [30, 60, 120, 240, 480]
-    assert schedule.ceiling_ms(11) == 6 * 3600 * 1000
-    assert schedule.ceiling_ms(500) == 6 * 3600 * 1000
-    rng = random.Random(1)
-    for failures in range(1, 20):
-        ceiling = schedule.ceiling_ms(failures)
-        for _ in range(50):
-            assert ceiling // 2 <= schedule.delay_ms(failures, rng) <= ceiling
-
-
-def test_a_delivery_is_given_up_once_its_next_attempt_would_pass_the_window() -> None:
-    schedule = RetrySchedule(window_seconds=3 * 86_400)
-    created = 1_000_000
-    rng = random.Random(3)
-    assert schedule.next_attempt_at(failures=1, now=created, created_at=created, rng=rng)
-    late = created + 3 * 86_400_000 - 1000
-    assert schedule.next_attempt_at(failures=20, now=late, created_at=created, rng=rng) is None
-
-
-def test_the_number_of_attempts_in_the_window_is_bounded() -> None:
-    schedule = RetrySchedule()
-    # Every delay at its floor: 15 s, 30 s, ... then 3 h apart until three days have passed.
-    assert 30 <= schedule.max_attempts() <= 40
-    rng = random.Random(5)
-    now = created = 0
-    attempts = 1
-    while at := schedule.next_attempt_at(failures=attempts, now=now, created_at=created, rng=rng):
-        now, attempts = at, attempts + 1
-    assert attempts <= schedule.max_attempts()
-    assert now > created + 2 * 86_400_000  # "about three days": well past two

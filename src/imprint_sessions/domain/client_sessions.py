@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import ClientTokenClaims, SecretBox
 from imprint_sessions.errors import ClientCredentialRequired, InvalidClientSecret
-from imprint_sessions.storage.records import ClientContext, Customer, CustomerSession
+from imprint_sessions.storage.records import ClientContext, Customer, CustomerSession, Partner
 from imprint_sessions.storage.repositories import Repositories
 
 
@@ -81,6 +81,18 @@ async def exchange_client_secret(
     return IssuedClientToken(
         access_token=token, expires_at=expires_at, customer_session_id=consumed.id
     )
+
+
+async def partner_of_client_secret(
+    repos: Repositories, *, box: SecretBox, client_secret: str | None
+) -> Partner | None:
+    """The partner behind a genuine ``client_secret``, read without consuming it (the hosted page
+    frames itself for that partner's origins before its script exchanges the secret); None when
+    the secret is not genuine (it then never reaches the database) or its session is gone."""
+    customer_session_id = box.verify_client_secret(client_secret or "")
+    if customer_session_id is None:
+        return None
+    return await repos.get_partner_of_customer_session(customer_session_id)
 
 
 RACY_WINDOW_SECONDS = 0.05

@@ -1,13 +1,16 @@
-"""Partners and their API keys: creation, revocation, and the sandbox's first partner."""
+"""Partners and their API keys: creation, listing, revocation, and the sandbox's first partner.
+
+The admin CLI, the hosted demo shop and the partner API all come here; none of them asks the
+store directly, so a rule written here holds for every one of them.
+"""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from imprint_sessions.clock import Clock
-from imprint_sessions.credentials import SecretBox, mint_api_key, new_id
+from imprint_sessions.credentials import SecretBox, canonical_id, mint_api_key, new_id
 from imprint_sessions.domain.origins import LOCAL_HOSTS, normalise_origin
 from imprint_sessions.errors import ApiKeyConflict, ApiKeyNotFound, InvalidRequest
 from imprint_sessions.storage.records import ApiKey, Partner, Principal
@@ -98,6 +101,37 @@ async def create_partner(
     return partner
 
 
+async def list_partners(repos: Repositories) -> list[Partner]:
+    """Every partner, oldest first."""
+    return await repos.list_partners()
+
+
+async def get_partner(repos: Repositories, *, partner_id: str) -> Partner | None:
+    """The partner with this id (in any spelling of the UUID); None if there is none."""
+    canonical = canonical_id(partner_id)
+    return await repos.get_partner(canonical) if canonical else None
+
+
+async def sandbox_partner(repos: Repositories, *, clock: Clock) -> Partner:
+    """The partner ``serve`` creates on a sandbox's first start (created now if a database lacks
+    it): the demo shop's sessions belong to it."""
+    for partner in await repos.list_partners():
+        if partner.name == SANDBOX_PARTNER_NAME:
+            return partner
+    return await create_partner(repos, clock=clock, name=SANDBOX_PARTNER_NAME, merchant_keys=[])
+
+
+async def bootstrap_sandbox(
+    repos: Repositories, *, clock: Clock, box: SecretBox
+) -> IssuedApiKey | None:
+    """On a database with no partner yet, the sandbox partner and its first key (the key, shown
+    once); None when there is a partner already (nothing is created)."""
+    if await repos.list_partners():
+        return None
+    partner = await create_partner(repos, clock=clock, name=SANDBOX_PARTNER_NAME, merchant_keys=[])
+    return await create_api_key(repos, clock=clock, box=box, env="sandbox", partner_id=partner.id)
+
+
 async def create_api_key(
     repos: Repositories, *, clock: Clock, box: SecretBox, env: str, partner_id: str
 ) -> IssuedApiKey:
@@ -114,6 +148,24 @@ async def create_api_key(
         record, key_hash=box.api_key_hash(api_key), secret_key_id=box.current_kid
     )
     return IssuedApiKey(record=record, api_key=api_key)
+
+
+async def list_api_keys(repos: Repositories, *, partner_id: str) -> list[ApiKey]:
+    """A partner's keys, oldest first, revoked ones included (records: no key is ever stored)."""
+    canonical = canonical_id(partner_id)
+    return await repos.list_api_keys(canonical) if canonical else []
+
+
+async def revoke_api_key(repos: Repositories, *, clock: Clock, api_key_id: str) -> bool:
+    """An operator revokes any partner's active key (the admin CLI); False when there is no such
+    active key. The id is read as ``delete_partner_api_key`` reads it.
+
+    Unlike a partner deleting its own keys, an operator may revoke a partner's last active key:
+    that is how a leaked key is stopped at once, or a partner cut off, and a new key is one
+    ``keys create`` away (a partner could not make one without a key).
+    """
+    canonical = canonical_id(api_key_id)
+    return await repos.revoke_api_key(canonical, at=clock.now_ms()) if canonical else False
 
 
 # -- a partner managing its own keys through the API (POST and DELETE /v2/keys) -----------------
@@ -147,10 +199,9 @@ async def delete_partner_api_key(
     The partner's last active key cannot be deleted: that would lock the partner out of the API
     (create another first). Call inside a unit of work: a refusal rolls the revocation back.
     """
-    try:
-        canonical = str(uuid.UUID(api_key_id)).upper()
-    except ValueError:
-        raise ApiKeyNotFound(api_key_id) from None
+    canonical = canonical_id(api_key_id)
+    if canonical is None:
+        raise ApiKeyNotFound(api_key_id)
     active = await repos.lock_partner_api_keys(principal.partner_id)
     revoked = await repos.revoke_partner_api_key(
         principal.partner_id, canonical, now=clock.now_ms()

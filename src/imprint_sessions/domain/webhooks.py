@@ -1,8 +1,13 @@
 """Webhook endpoints (register, list, disable, delete, rotate the secret), events, deliveries,
-replays.
+replays, and the delivery rules: what counts as delivered, what is retried when, when a delivery
+is given up.
 
 ``partner_id`` scopes every lookup: the partner API passes the caller's, so another partner's
 ids are indistinguishable from missing ones; the admin CLI passes None (any partner).
+
+The delivery rules are pure functions over plain values: the worker (``webhooks/worker.py``)
+claims, sends and records, and asks ``retire_for_endpoint`` and ``after_attempt`` what becomes
+of each delivery.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Protocol
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import SecretBox, new_id
-from imprint_sessions.domain.events import ENDPOINT_ENABLED, EVENT_TYPES, PENDING
+from imprint_sessions.domain.events import ENDPOINT_DELETED, ENDPOINT_ENABLED, EVENT_TYPES, PENDING
 from imprint_sessions.errors import (
     Conflict,
     InvalidRequest,
@@ -304,3 +309,126 @@ async def replay_webhook_delivery(
     )
     await repos.insert_webhook_delivery(replay)
     return replay
+
+
+# -- delivery rules -----------------------------------------------------------------------------
+
+DELIVERED = "delivered"
+DEAD = "dead"
+
+
+class RandomSource(Protocol):
+    """Where the jitter comes from: a float in [0, 1) per draw (``random.SystemRandom`` in the
+    worker, a seeded ``random.Random`` in tests). The domain draws no randomness of its own."""
+
+    def random(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySchedule:
+    """When a failed delivery is tried again, and when it is given up.
+
+    Exponential backoff (30 s doubling, capped at 6 h) with "equal jitter": half of each delay
+    fixed, half random, so the schedule has a floor and the number of attempts a bound. A
+    delivery whose next attempt would fall beyond the retry window (3 days from the delivery's
+    creation) is given up instead.
+    """
+
+    base_seconds: float = 30.0
+    cap_seconds: float = 6 * 3600.0
+    window_seconds: float = 3 * 86_400.0
+
+    def ceiling_ms(self, failures: int) -> int:
+        """The longest wait after the ``failures``-th failure in a row (1-based)."""
+        exponent = min(failures - 1, 32)  # 2**32 * 30 s is far past any cap
+        return int(min(self.cap_seconds, self.base_seconds * 2**exponent) * 1000)
+
+    def delay_ms(self, failures: int, rng: RandomSource) -> int:
+        """Equal jitter: between half the ceiling and the ceiling."""
+        ceiling = self.ceiling_ms(failures)
+        return ceiling // 2 + int(rng.random() * (ceiling - ceiling // 2))
+
+    def next_attempt_at(
+        self, *, failures: int, now: int, created_at: int, rng: RandomSource
+    ) -> int | None:
+        """When to try again, or None once that would be past the retry window (dead)."""
+        at = now + self.delay_ms(failures, rng)
+        return at if at <= created_at + int(self.window_seconds * 1000) else None
+
+    def max_attempts(self) -> int:
+        """The most attempts a delivery can get inside the window (every delay at its floor)."""
+        elapsed, attempts = 0, 1
+        while True:
+            elapsed += self.ceiling_ms(attempts) // 2
+            if elapsed > self.window_seconds * 1000:
+                return attempts
+            attempts += 1
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What one attempt came to, as the rules see it: the receiver's HTTP status, or why no
+    status came (a timeout, a refused connection or target, no signing secret to sign with).
+    The worker maps its HTTP client's outcome to this; the rules never see the client."""
+
+    http_status: int | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.http_status is None) == (self.error is None):
+            raise ValueError("an attempt has either an HTTP status or an error")
+
+    @property
+    def acknowledged(self) -> bool:
+        """Any 2xx. Anything else is a failure, retried on the schedule: 3xx too (redirects are
+        never followed), 4xx and 5xx, and every error."""
+        return self.http_status is not None and 200 <= self.http_status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDecision:
+    """What becomes of a claimed delivery: ``status`` PENDING (tried again at
+    ``next_attempt_at``), DELIVERED or DEAD, with its attempt count and last error."""
+
+    status: str
+    attempts: int
+    next_attempt_at: int
+    last_error: str | None
+
+
+def retire_for_endpoint(
+    delivery: WebhookDelivery, *, endpoint_status: str
+) -> DeliveryDecision | None:
+    """DEAD, unsent and with no attempt counted, when the delivery's endpoint was disabled or
+    deleted after it was queued; None when the endpoint still receives (attempt it)."""
+    if endpoint_status == ENDPOINT_ENABLED:
+        return None
+    reason = "endpoint deleted" if endpoint_status == ENDPOINT_DELETED else "endpoint disabled"
+    return DeliveryDecision(
+        status=DEAD,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        last_error=reason,
+    )
+
+
+def after_attempt(
+    delivery: WebhookDelivery,
+    result: AttemptResult,
+    *,
+    now: int,
+    schedule: RetrySchedule,
+    rng: RandomSource,
+) -> DeliveryDecision:
+    """The delivery after one more attempt at ``now``: DELIVERED when acknowledged; otherwise
+    PENDING until the schedule's next attempt, or DEAD when that would pass the retry window."""
+    attempts = delivery.attempts + 1
+    if result.acknowledged:
+        return DeliveryDecision(DELIVERED, attempts, delivery.next_attempt_at, None)
+    error = result.error if result.error is not None else f"HTTP {result.http_status}"
+    retry_at = schedule.next_attempt_at(
+        failures=attempts, now=now, created_at=delivery.created_at, rng=rng
+    )
+    if retry_at is None:
+        return DeliveryDecision(DEAD, attempts, now, error)
+    return DeliveryDecision(PENDING, attempts, retry_at, error)

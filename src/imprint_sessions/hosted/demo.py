@@ -23,7 +23,7 @@ from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.hosted.pages import SDK_PATH, content_security_policy, html_response, render
 from imprint_sessions.json_body import parse_json
 from imprint_sessions.services import Services
-from imprint_sessions.storage.records import Partner, Principal
+from imprint_sessions.storage.records import Principal
 
 PRODUCT_NAME: Final = "Weekender bag"
 AMOUNT: Final = 34000  # minor units
@@ -67,17 +67,6 @@ def _demo_phone() -> str:
             return candidate
 
 
-async def _sandbox_partner(services: Services) -> Partner:
-    """The partner ``serve`` created on first start (created here if a database lacks it)."""
-    repos = services.database.repositories
-    for partner in await repos.list_partners():
-        if partner.name == partners.SANDBOX_PARTNER_NAME:
-            return partner
-    return await partners.create_partner(
-        repos, clock=services.clock, name=partners.SANDBOX_PARTNER_NAME, merchant_keys=[]
-    )
-
-
 @router.post("/demo/session")
 async def demo_session(request: Request, services: Svc) -> Response:
     """Create a customer session for the sandbox partner, as a partner's server would."""
@@ -87,7 +76,7 @@ async def demo_session(request: Request, services: Svc) -> Response:
     if media_type != "application/json":
         raise InvalidRequest("content-type: must be application/json")
     body = parse_json(DemoSessionRequest, await request.body() or b"{}")
-    partner = await _sandbox_partner(services)
+    partner = await partners.sandbox_partner(services.database.repositories, clock=services.clock)
     history: dict[str, Any] = {
         "first_name": "Alex",
         "last_name": body.last_name or "approve",

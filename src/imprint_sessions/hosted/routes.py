@@ -25,6 +25,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
 from imprint_sessions.deps import Svc
+from imprint_sessions.domain import client_sessions
 from imprint_sessions.domain.origins import normalise_origin
 from imprint_sessions.hosted import demo, i18n
 from imprint_sessions.hosted.pages import (
@@ -37,22 +38,9 @@ from imprint_sessions.hosted.pages import (
     parent_origin_allowed,
     render,
 )
-from imprint_sessions.services import Services
-from imprint_sessions.storage.records import Partner
 
 router = APIRouter(include_in_schema=False)
 router.include_router(demo.router)
-
-
-async def partner_for_secret(services: Services, client_secret: str | None) -> Partner | None:
-    """The partner behind ``client_secret``; None if the secret is not genuine.
-
-    Reads only: the secret stays unused until the page exchanges it.
-    """
-    customer_session_id = services.box.verify_client_secret(client_secret or "")
-    if customer_session_id is None:
-        return None
-    return await services.database.repositories.get_partner_of_customer_session(customer_session_id)
 
 
 @router.get("/start")
@@ -65,7 +53,9 @@ async def start(
 ) -> Response:
     """The hosted application's page. It consumes nothing: ``app.js`` exchanges the secret."""
     settings = services.settings
-    partner = await partner_for_secret(services, client_secret)
+    partner = await client_sessions.partner_of_client_secret(
+        services.database.repositories, box=services.box, client_secret=client_secret
+    )
     origins = list(partner.allowed_origins) if partner is not None else None
     parent = normalise_origin(parent_origin)
     if parent is not None and not parent_origin_allowed(

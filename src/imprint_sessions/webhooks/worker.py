@@ -7,12 +7,11 @@
   that dies mid-attempt leaves a lease that runs out, and the delivery is sent again (at least
   once; the receiver de-duplicates by event id).
 - **Attempts** POST the stored body byte for byte with fresh signatures, never follow redirects,
-  and are bounded end to end by the timeout. Any 2xx acknowledges; anything else (3xx included),
-  a timeout, a refused connection or a refused target is a failure.
-- **Retries** back off exponentially (30 s doubling, capped at 6 h) with "equal jitter": half of
-  each delay fixed, half random, so the schedule has a floor and the number of attempts a bound.
-  A delivery still failing when its next attempt would fall beyond the retry window (3 days from
-  the delivery's creation) is marked dead.
+  and are bounded end to end by the timeout. Each comes to an HTTP status or an error (a timeout,
+  a refused connection or target), handed to the delivery rules as a plain ``AttemptResult``.
+- **The rules are the domain's** (``domain/webhooks.py``): what acknowledges (any 2xx), what is
+  retried and when (exponential backoff with jitter, ``RetrySchedule``), when a delivery is given
+  up (past the retry window, or its endpoint disabled or deleted). This module does only the I/O.
 - **Every attempt is recorded** (time, duration, status, error, the first 1 KiB of the response)
   with the delivery's new state, in one transaction.
 """
@@ -36,8 +35,13 @@ from imprint_sessions import __version__
 from imprint_sessions.clock import Clock
 from imprint_sessions.config import Settings
 from imprint_sessions.credentials import SecretBox, new_id
-from imprint_sessions.domain.events import ENDPOINT_DELETED, ENDPOINT_ENABLED, PENDING
-from imprint_sessions.domain.webhooks import signing_secrets
+from imprint_sessions.domain.webhooks import (
+    AttemptResult,
+    RetrySchedule,
+    after_attempt,
+    retire_for_endpoint,
+    signing_secrets,
+)
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.storage.db import Database
 from imprint_sessions.storage.records import ClaimedDelivery, DeliveryOutcome, WebhookAttempt
@@ -48,58 +52,18 @@ from imprint_sessions.webhooks.transport import VettedTransport
 
 log = logging.getLogger(__name__)
 
-DELIVERED = "delivered"
-DEAD = "dead"
 RESPONSE_BODY_LIMIT = 1024  # bytes of a response kept with its attempt
 ERROR_LIMIT = 500  # characters of an error message kept with its attempt
 USER_AGENT = f"imprint-sessions-webhooks/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
-class RetrySchedule:
-    """When a failed delivery is tried again, and when it is given up."""
+class _Sent:
+    """One attempt as sent: its result for the rules, and what the attempt record keeps."""
 
-    base_seconds: float = 30.0
-    cap_seconds: float = 6 * 3600.0
-    window_seconds: float = 3 * 86_400.0
-
-    def ceiling_ms(self, failures: int) -> int:
-        """The longest wait after the ``failures``-th failure in a row (1-based)."""
-        exponent = min(failures - 1, 32)  # 2**32 * 30 s is far past any cap
-        return int(min(self.cap_seconds, self.base_seconds * 2**exponent) * 1000)
-
-    def delay_ms(self, failures: int, rng: random.Random) -> int:
-        """Equal jitter: between half the ceiling and the ceiling."""
-        ceiling = self.ceiling_ms(failures)
-        return ceiling // 2 + int(rng.random() * (ceiling - ceiling // 2))
-
-    def next_attempt_at(
-        self, *, failures: int, now: int, created_at: int, rng: random.Random
-    ) -> int | None:
-        """When to try again, or None once that would be past the retry window (dead)."""
-        at = now + self.delay_ms(failures, rng)
-        return at if at <= created_at + int(self.window_seconds * 1000) else None
-
-    def max_attempts(self) -> int:
-        """The most attempts a delivery can get inside the window (every delay at its floor)."""
-        elapsed, attempts = 0, 1
-        while True:
-            elapsed += self.ceiling_ms(attempts) // 2
-            if elapsed > self.window_seconds * 1000:
-                return attempts
-            attempts += 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    http_status: int | None
-    error: str | None
+    result: AttemptResult
     response_body: str | None
     duration_ms: int
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.http_status is not None and 200 <= self.http_status < 300
 
 
 class WebhookWorker:
@@ -235,40 +199,29 @@ class WebhookWorker:
         delivery = claimed.delivery
         now = self._clock.now_ms()
         attempt: WebhookAttempt | None = None
-        error: str | None
-        if claimed.endpoint.status != ENDPOINT_ENABLED:
-            gone = claimed.endpoint.status == ENDPOINT_DELETED
-            error = "endpoint deleted" if gone else "endpoint disabled"
-            status, next_at = DEAD, delivery.next_attempt_at
-            attempts = delivery.attempts
-        else:
-            result = await self._attempt(claimed, now)
-            attempts = delivery.attempts + 1
+        decision = retire_for_endpoint(delivery, endpoint_status=claimed.endpoint.status)
+        if decision is None:
+            sent = await self._attempt(claimed, now)
             attempt = WebhookAttempt(
                 id=new_id(),
                 delivery_id=delivery.id,
                 attempted_at=now,
-                duration_ms=result.duration_ms,
-                http_status=result.http_status,
-                error=result.error,
-                response_body=result.response_body,
+                duration_ms=sent.duration_ms,
+                http_status=sent.result.http_status,
+                error=sent.result.error,
+                response_body=sent.response_body,
             )
-            error = result.error or (None if result.acknowledged else f"HTTP {result.http_status}")
-            if result.acknowledged:
-                status, next_at = DELIVERED, delivery.next_attempt_at
-            else:
-                retry_at = self.schedule.next_attempt_at(
-                    failures=attempts, now=now, created_at=delivery.created_at, rng=self._rng
-                )
-                status, next_at = (PENDING, retry_at) if retry_at is not None else (DEAD, now)
+            decision = after_attempt(
+                delivery, sent.result, now=now, schedule=self.schedule, rng=self._rng
+            )
         outcome = DeliveryOutcome(
             delivery_id=delivery.id,
             lease_token=claimed.lease_token,
-            status=status,
-            attempts=attempts,
-            next_attempt_at=next_at,
+            status=decision.status,
+            attempts=decision.attempts,
+            next_attempt_at=decision.next_attempt_at,
             last_attempt_at=now if attempt else delivery.last_attempt_at,
-            last_error=error,
+            last_error=decision.last_error,
             updated_at=self._clock.now_ms(),
         )
         try:
@@ -286,19 +239,20 @@ class WebhookWorker:
                 "delivery_id": delivery.id,
                 "event_id": claimed.event.id,
                 "endpoint_id": claimed.endpoint.id,
-                "attempt": attempts,
+                "attempt": decision.attempts,
                 "http_status": attempt.http_status if attempt else None,
                 "duration_ms": attempt.duration_ms if attempt else None,
-                "outcome": status,
+                "outcome": decision.status,
                 "lease_kept": kept,
             },
         )
 
-    async def _attempt(self, claimed: ClaimedDelivery, now: int) -> _Result:
+    async def _attempt(self, claimed: ClaimedDelivery, now: int) -> _Sent:
+        """Sign and POST; the HTTP client's outcome mapped to a status or an error."""
         started = time.perf_counter()
 
-        def failed(error: str, http_status: int | None = None) -> _Result:
-            return _Result(http_status, error[:ERROR_LIMIT], None, _elapsed_ms(started))
+        def failed(error: str) -> _Sent:
+            return _Sent(AttemptResult(error=error[:ERROR_LIMIT]), None, _elapsed_ms(started))
 
         endpoint, event = claimed.endpoint, claimed.event
         keys = signing_secrets(self._box, endpoint, now=now)
@@ -332,7 +286,7 @@ class WebhookWorker:
             log.exception("webhook attempt failed unexpectedly")
             return failed(f"unexpected error: {type(exc).__name__}")
         text = prefix.decode("utf-8", errors="replace") if prefix else None
-        return _Result(response.status_code, None, text, _elapsed_ms(started))
+        return _Sent(AttemptResult(http_status=response.status_code), text, _elapsed_ms(started))
 
 
 def _elapsed_ms(started: float) -> int:
