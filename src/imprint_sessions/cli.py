@@ -438,8 +438,8 @@ def webhooks_add(
 ) -> None:
     """Register a webhook endpoint. Its signing secret is printed once and never stored."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_endpoint
     from imprint_sessions.webhooks.targets import TargetPolicy
+    from imprint_sessions.wire.webhooks import render_endpoint
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         repos = database.repositories
@@ -475,7 +475,7 @@ def webhooks_list(
 ) -> None:
     """List a partner's webhook endpoints (secrets are never shown again)."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_endpoint
+    from imprint_sessions.wire.webhooks import render_endpoint
 
     async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
         found = await webhooks_domain.list_webhook_endpoints(
@@ -496,7 +496,7 @@ def webhooks_list(
 def webhooks_disable(endpoint_id: str, as_json: JsonFlag = False) -> None:
     """Disable an endpoint: nothing more is sent to it; pending deliveries are given up."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_endpoint
+    from imprint_sessions.wire.webhooks import render_endpoint
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         clock = SystemClock()
@@ -539,7 +539,7 @@ def webhooks_rotate_secret(
 ) -> None:
     """Issue a new signing secret (printed once); the old one signs too for a grace period."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_endpoint
+    from imprint_sessions.wire.webhooks import render_endpoint
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         clock = SystemClock()
@@ -578,7 +578,7 @@ def webhooks_events(
 ) -> None:
     """List a partner's events, oldest first."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_event
+    from imprint_sessions.wire.webhooks import render_event
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         page = await webhooks_domain.list_webhook_events(
@@ -604,7 +604,7 @@ def webhooks_events(
 def webhooks_deliveries(event_id: str, as_json: JsonFlag = False) -> None:
     """Show an event's deliveries and every attempt."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_delivery_with_attempts
+    from imprint_sessions.wire.webhooks import render_delivery_with_attempts
 
     async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
         found = await webhooks_domain.list_event_deliveries(
@@ -629,7 +629,7 @@ def webhooks_deliveries(event_id: str, as_json: JsonFlag = False) -> None:
 def webhooks_replay(delivery_id: str, as_json: JsonFlag = False) -> None:
     """Send a delivered or dead delivery's event again (a new delivery, the same event id)."""
     from imprint_sessions.domain import webhooks as webhooks_domain
-    from imprint_sessions.partner_api.webhooks import render_delivery
+    from imprint_sessions.wire.webhooks import render_delivery
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         replay = await webhooks_domain.replay_webhook_delivery(

@@ -125,7 +125,9 @@ LAYERS = {
         "partner_api",
         "served_contract",
     },
-    "edge": {"json_body", "middleware", "preflight", "serializers", "validation"},
+    "edge": {"json_body", "middleware", "preflight", "validation"},
+    # The published shapes and their generated serializers: used by the surfaces, the CLI too.
+    "contract": {"wire"},
     "wiring": {"services", "config", "logs"},
     "infrastructure": {"adapters", "ratelimit", "webhooks"},
     "inner": {"domain", "storage", "errors", "credentials", "clock"},
@@ -259,3 +261,30 @@ def test_the_surfaces_checked_include_the_cli_the_hosted_page_and_both_apis() ->
     checked = {str(p.relative_to(PACKAGE)) for p in surface_files()}
     assert {"cli.py", "hosted/routes.py", "hosted/demo.py", "ops.py", "hot_paths.py"} <= checked
     assert {"partner_api/keys.py", "client_api/session.py", "app.py", "deps.py"} <= checked
+
+
+WIRE = sorted((PACKAGE / "wire").glob("*.py"))
+HTTP_SURFACES = (
+    "imprint_sessions.partner_api",
+    "imprint_sessions.client_api",
+    "imprint_sessions.hosted",
+    "imprint_sessions.app",
+    "imprint_sessions.hot_paths",
+)
+
+
+@pytest.mark.parametrize("path", WIRE, ids=lambda p: p.name)
+def test_the_wire_shapes_import_no_web_framework_and_no_surface(path: Path) -> None:
+    """The shapes are the contract every surface (the CLI too) presents: none of theirs."""
+    bad = {
+        name
+        for name in imports_of(path)
+        if name.split(".")[0] in WEB or name.startswith((*SURFACES, *HTTP_SURFACES, *OUTER))
+    }
+    assert not bad, f"wire/{path.name} imports {bad}"
+
+
+def test_the_cli_imports_no_http_surface() -> None:
+    """Regression: the CLI printed webhooks with the partner API's route-module renderers."""
+    bad = {n for n in imports_of(PACKAGE / "cli.py") if n.startswith(HTTP_SURFACES)}
+    assert not bad, bad

@@ -6,8 +6,8 @@ import pytest
 
 from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.json_body import parse_json, refuse_ambiguous_json
-from imprint_sessions.partner_api.schemas import CreateCustomerSessionRequest
 from imprint_sessions.validation import JSON_MAX_DEPTH
+from imprint_sessions.wire.partner import CreateCustomerSessionRequest
 
 
 def details(raw: bytes) -> list[str]:
@@ -119,8 +119,8 @@ def test_many_repeated_keys_are_each_reported_once() -> None:
 
 def test_into_record_hands_over_the_fields_sent_by_name() -> None:
     from imprint_sessions.json_body import into_record
-    from imprint_sessions.partner_api.webhook_schemas import CreateWebhookEndpointRequest
     from imprint_sessions.storage.records import WebhookEndpointFields
+    from imprint_sessions.wire.webhooks import CreateWebhookEndpointRequest
 
     convert = into_record(CreateWebhookEndpointRequest, WebhookEndpointFields)
     sent = CreateWebhookEndpointRequest.model_validate_json(

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from imprint_sessions.domain.customer_sessions import IssuedCustomerSession
-from imprint_sessions.partner_api import rendering, webhooks
-from imprint_sessions.partner_api.webhook_schemas import EndpointView
-from imprint_sessions.serializers import From, Serializer, serializer
 from imprint_sessions.storage import records
+from imprint_sessions.wire import partner as rendering
+from imprint_sessions.wire import webhooks
+from imprint_sessions.wire.serializers import From, Serializer, serializer
+from imprint_sessions.wire.webhooks import EndpointView
 
 text = st.text(max_size=12)
 maybe_text = st.none() | text

@@ -13,11 +13,6 @@ import pytest
 from hypothesis import assume, given, reject
 from hypothesis import strategies as st
 
-from imprint_sessions.partner_api.schemas import (
-    CreateCustomerSessionRequest,
-    CustomerSession,
-    InvalidRequestError,
-)
 from imprint_sessions.validation import (
     ADDRESS_LINE_MAX_LENGTH,
     COUNTRY_MESSAGE,
@@ -40,6 +35,11 @@ from imprint_sessions.validation import (
     TIMESTAMP_MESSAGE,
     parse_rfc3339_timestamp,
     validation_details,
+)
+from imprint_sessions.wire.partner import (
+    CreateCustomerSessionRequest,
+    CustomerSession,
+    InvalidRequestError,
 )
 
 SEED_EXAMPLE: dict[str, Any] = {

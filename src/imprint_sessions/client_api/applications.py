@@ -6,7 +6,11 @@ from fastapi import APIRouter, Request
 
 from imprint_sessions.client_api.auth import ClientAuth
 from imprint_sessions.client_api.errors_doc import client_error_responses
-from imprint_sessions.client_api.schemas import (
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain import applications
+from imprint_sessions.domain.applications import ApplicationAnswers
+from imprint_sessions.json_body import JsonBody
+from imprint_sessions.wire.client import (
     AcceptedOffer,
     ApplicationOut,
     CreateApplication,
@@ -14,10 +18,6 @@ from imprint_sessions.client_api.schemas import (
     dates_as_of,
     payment_method_out,
 )
-from imprint_sessions.deps import Svc
-from imprint_sessions.domain import applications
-from imprint_sessions.domain.applications import ApplicationAnswers
-from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
 _BODY = JsonBody(CreateApplication)

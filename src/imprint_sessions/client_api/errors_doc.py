@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from imprint_sessions.partner_api.errors_doc import error_responses
-from imprint_sessions.partner_api.schemas import InvalidRequestError
+from imprint_sessions.wire.partner import InvalidRequestError
 
 
 class ClientApiError(InvalidRequestError):

@@ -6,15 +6,15 @@ from fastapi import APIRouter, Request, Response
 from pydantic_core import to_json
 
 from imprint_sessions.client_api.errors_doc import client_error_responses
-from imprint_sessions.client_api.schemas import (
-    ExchangeRequest,
-    ExchangeResponse,
-    dates_as_of,
-)
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain.client_sessions import exchange_client_secret
 from imprint_sessions.json_body import JsonBody
+from imprint_sessions.wire.client import (
+    ExchangeRequest,
+    ExchangeResponse,
+    dates_as_of,
+)
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
 _BODY = JsonBody(ExchangeRequest)

@@ -6,13 +6,13 @@ from fastapi import APIRouter
 
 from imprint_sessions.client_api.auth import ClientAuth
 from imprint_sessions.client_api.errors_doc import client_error_responses
-from imprint_sessions.client_api.schemas import (
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain import payment_methods
+from imprint_sessions.wire.client import (
     PaymentMethodList,
     PaymentMethodOut,
     payment_method_out,
 )
-from imprint_sessions.deps import Svc
-from imprint_sessions.domain import payment_methods
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
 

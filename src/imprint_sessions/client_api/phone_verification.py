@@ -6,16 +6,16 @@ from fastapi import APIRouter, Request
 
 from imprint_sessions.client_api.auth import ClientAuth
 from imprint_sessions.client_api.errors_doc import client_error_responses
-from imprint_sessions.client_api.schemas import (
+from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain import phone_verification
+from imprint_sessions.json_body import JsonBody
+from imprint_sessions.wire.client import (
     ConfirmPhoneVerification,
     PhoneVerificationStarted,
     PhoneVerified,
     dates_as_of,
 )
-from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.deps import Svc
-from imprint_sessions.domain import phone_verification
-from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
 _BODY = JsonBody(ConfirmPhoneVerification)

@@ -6,15 +6,15 @@ from fastapi import APIRouter, Request
 
 from imprint_sessions.client_api.auth import ClientAuth
 from imprint_sessions.client_api.errors_doc import client_error_responses
-from imprint_sessions.client_api.schemas import (
+from imprint_sessions.deps import Svc
+from imprint_sessions.domain import profiles
+from imprint_sessions.json_body import JsonBody
+from imprint_sessions.wire.client import (
     Profile,
     ProfileUpdate,
     dates_as_of,
     profile_out,
 )
-from imprint_sessions.deps import Svc
-from imprint_sessions.domain import profiles
-from imprint_sessions.json_body import JsonBody
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
 _BODY = JsonBody(ProfileUpdate)

@@ -6,10 +6,10 @@ from fastapi import APIRouter
 
 from imprint_sessions.client_api.auth import ClientAuth
 from imprint_sessions.client_api.errors_doc import client_error_responses
-from imprint_sessions.client_api.schemas import ClientSession, application_out
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import applications
+from imprint_sessions.wire.client import ClientSession, application_out
 
 router = APIRouter(prefix="/v2/client", tags=["Client API"])
 

@@ -20,18 +20,18 @@ from imprint_sessions.partner_api.params import (
     StartingAfter,
 )
 from imprint_sessions.partner_api.rendering import (
+    json_response,
+)
+from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.wire.partner import (
     CUSTOMER_SESSION,
     CUSTOMER_SESSION_LIST,
     CUSTOMER_SESSION_SUMMARY,
-    json_response,
-)
-from imprint_sessions.partner_api.schemas import (
     CreateCustomerSessionRequest,
     CustomerSession,
     CustomerSessionList,
     CustomerSessionSummary,
 )
-from imprint_sessions.storage.repositories import Repositories
 
 # The seed's own words for the operation, verbatim (the docstring below is for readers).
 SEED_DESCRIPTION = (

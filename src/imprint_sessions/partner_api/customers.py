@@ -15,20 +15,20 @@ from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.params import DEFAULT_LIMIT, CustomerIdPath, Limit, StartingAfter
 from imprint_sessions.partner_api.rendering import (
-    CUSTOMER,
-    CUSTOMER_LIST,
     json_response,
 )
-from imprint_sessions.partner_api.schemas import (
+from imprint_sessions.storage.records import CustomerUpdate
+from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.validation import Identifier
+from imprint_sessions.wire.partner import (
+    CUSTOMER,
+    CUSTOMER_LIST,
     ConflictError,
     Customer,
     CustomerList,
     SearchCustomersRequest,
     UpdateCustomerRequest,
 )
-from imprint_sessions.storage.records import CustomerUpdate
-from imprint_sessions.storage.repositories import Repositories
-from imprint_sessions.validation import Identifier
 
 router = APIRouter(tags=["Customers"])
 _SEARCH = JsonBody(SearchCustomersRequest)

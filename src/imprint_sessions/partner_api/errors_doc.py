@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imprint_sessions.partner_api.schemas import ConflictError, InvalidRequestError, NotFoundError
+from imprint_sessions.wire.partner import ConflictError, InvalidRequestError, NotFoundError
 
 _DESCRIPTIONS = {
     400: "Invalid request",

@@ -28,10 +28,10 @@ from pydantic import WithJsonSchema
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import idempotency
 from imprint_sessions.partner_api.auth import PartnerAuth
-from imprint_sessions.partner_api.schemas import ConflictError, InvalidRequestError
 from imprint_sessions.services import Services
 from imprint_sessions.storage.records import Principal
 from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.wire.partner import ConflictError, InvalidRequestError
 
 log = logging.getLogger(__name__)
 

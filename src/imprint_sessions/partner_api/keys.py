@@ -18,7 +18,7 @@ from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENCY_KEY_HEADER
 from imprint_sessions.partner_api.rendering import json_response
-from imprint_sessions.partner_api.schemas import (
+from imprint_sessions.wire.partner import (
     ConflictError,
     CreatedApiKey,
     DeleteApiKeyRequest,

@@ -20,11 +20,14 @@ from imprint_sessions.partner_api.params import (
     StartingAfter,
 )
 from imprint_sessions.partner_api.rendering import (
-    PAYMENT_METHOD,
-    PAYMENT_METHOD_LIST,
     json_response,
 )
-from imprint_sessions.partner_api.schemas import CustomerPaymentMethodList, PaymentMethod
+from imprint_sessions.wire.partner import (
+    PAYMENT_METHOD,
+    PAYMENT_METHOD_LIST,
+    CustomerPaymentMethodList,
+    PaymentMethod,
+)
 
 router = APIRouter(tags=["Payment Methods"])
 

@@ -14,9 +14,9 @@ from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
-from imprint_sessions.partner_api.schemas import InvalidRequestError, _ResponseBody
-from imprint_sessions.partner_api.webhook_schemas import SimulateApplicationRequest
 from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.wire.partner import InvalidRequestError, _ResponseBody
+from imprint_sessions.wire.webhooks import SimulateApplicationRequest
 
 router = APIRouter(tags=["Sandbox"])
 _BODY = JsonBody(SimulateApplicationRequest)

@@ -9,43 +9,38 @@ partner's is a 404 like a missing one.
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
 
-from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import webhooks
-from imprint_sessions.domain.events import PENDING
-from imprint_sessions.domain.webhooks import DeliveryWithAttempts, IssuedWebhookEndpoint
+from imprint_sessions.domain.webhooks import IssuedWebhookEndpoint
 from imprint_sessions.json_body import JsonBody, into_record
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
 from imprint_sessions.partner_api.params import DEFAULT_LIMIT, Limit, StartingAfter
-from imprint_sessions.partner_api.schemas import ConflictError
-from imprint_sessions.partner_api.webhook_schemas import (
+from imprint_sessions.storage.records import (
+    Page,
+    WebhookEndpointFields,
+)
+from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.wire.partner import ConflictError
+from imprint_sessions.wire.webhooks import (
+    ENDPOINT_LIST,
     CreateWebhookEndpointRequest,
     DeletedWebhookEndpoint,
     EndpointView,
     RotateWebhookSecretRequest,
+    render_delivery,
+    render_delivery_with_attempts,
+    render_endpoint,
+    render_event,
 )
-from imprint_sessions.partner_api.webhook_schemas import WebhookAttempt as WireAttempt
-from imprint_sessions.partner_api.webhook_schemas import WebhookDelivery as WireDelivery
-from imprint_sessions.partner_api.webhook_schemas import WebhookDeliveryList as WireDeliveryList
-from imprint_sessions.partner_api.webhook_schemas import WebhookEndpoint as WireEndpoint
-from imprint_sessions.partner_api.webhook_schemas import WebhookEndpointList as WireEndpointList
-from imprint_sessions.partner_api.webhook_schemas import WebhookEvent as WireEvent
-from imprint_sessions.partner_api.webhook_schemas import WebhookEventList as WireEventList
-from imprint_sessions.serializers import serializer
-from imprint_sessions.storage.records import (
-    Page,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEndpointFields,
-    WebhookEvent,
-)
-from imprint_sessions.storage.repositories import Repositories
+from imprint_sessions.wire.webhooks import WebhookDelivery as WireDelivery
+from imprint_sessions.wire.webhooks import WebhookDeliveryList as WireDeliveryList
+from imprint_sessions.wire.webhooks import WebhookEndpoint as WireEndpoint
+from imprint_sessions.wire.webhooks import WebhookEndpointList as WireEndpointList
+from imprint_sessions.wire.webhooks import WebhookEventList as WireEventList
 
 router = APIRouter(tags=["Webhooks"])
 
@@ -64,63 +59,8 @@ def json_response(body: bytes | WireDelivery) -> Response:
     return Response(body, media_type=_JSON)
 
 
-ENDPOINT = serializer(WireEndpoint, record=WebhookEndpoint)
-ENDPOINT_LIST = serializer(WireEndpointList, record=Page)
-
-
-def render_endpoint(endpoint: WebhookEndpoint, *, secret: str | None = None, now: int) -> bytes:
-    """The endpoint's JSON; ``secret`` (shown once) when it was just created or rotated."""
-    return ENDPOINT(endpoint, EndpointView(now=now, secret=secret))
-
-
 def _issued(issued: IssuedWebhookEndpoint, now: int) -> Response:
     return json_response(render_endpoint(issued.endpoint, secret=issued.secret, now=now))
-
-
-def render_event(event: WebhookEvent) -> WireEvent:
-    body = json.loads(event.payload)
-    return WireEvent(
-        id=event.id,
-        object=body["object"],
-        created_at=rfc3339_ms(event.created_at),
-        data=body["data"],
-    )
-
-
-def render_delivery(delivery: WebhookDelivery, attempts: list[WireAttempt]) -> WireDelivery:
-    return WireDelivery(
-        id=delivery.id,
-        event_id=delivery.event_id,
-        endpoint_id=delivery.endpoint_id,
-        status=delivery.status.upper(),
-        attempt_count=delivery.attempts,
-        next_attempt_at=(
-            rfc3339_ms(delivery.next_attempt_at) if delivery.status == PENDING else None
-        ),
-        last_attempt_at=rfc3339_ms(delivery.last_attempt_at) if delivery.last_attempt_at else None,
-        last_error=delivery.last_error,
-        replay_of=delivery.replay_of,
-        created_at=rfc3339_ms(delivery.created_at),
-        updated_at=rfc3339_ms(delivery.updated_at),
-        attempts=attempts,
-    )
-
-
-def render_delivery_with_attempts(found: DeliveryWithAttempts) -> WireDelivery:
-    return render_delivery(
-        found.delivery,
-        [
-            WireAttempt(
-                id=a.id,
-                attempted_at=rfc3339_ms(a.attempted_at),
-                duration_ms=a.duration_ms,
-                http_status=a.http_status,
-                error=a.error,
-                response_body=a.response_body,
-            )
-            for a in found.attempts
-        ],
-    )
 
 
 @router.post(

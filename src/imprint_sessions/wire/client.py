@@ -19,7 +19,6 @@ from imprint_sessions.clock import Clock, rfc3339_ms
 from imprint_sessions.domain.applications import REQUIRED_ADDRESS_FIELDS, offer_of
 from imprint_sessions.domain.decisions import utc_today
 from imprint_sessions.domain.profiles import loads, prefill, profile_value
-from imprint_sessions.partner_api.schemas import Address
 from imprint_sessions.storage.records import Application, ClientContext, Customer, PaymentMethod
 from imprint_sessions.validation import (
     INTEGER_MAX,
@@ -30,6 +29,7 @@ from imprint_sessions.validation import (
     PersonName,
     PhoneNumber,
 )
+from imprint_sessions.wire.partner import Address
 
 _JSON = "application/json"
 M = TypeVar("M", bound=BaseModel)

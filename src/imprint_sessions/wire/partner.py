@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.domain.customer_sessions import customer_session_state
-from imprint_sessions.serializers import From, json_object, json_object_or_none
+from imprint_sessions.domain.customer_sessions import IssuedCustomerSession, customer_session_state
+from imprint_sessions.storage import records
 from imprint_sessions.validation import (
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
@@ -34,6 +34,7 @@ from imprint_sessions.validation import (
     Ssn,
     requires_field,
 )
+from imprint_sessions.wire.serializers import From, json_object, json_object_or_none, serializer
 
 __all__ = [
     "Address",
@@ -644,3 +645,14 @@ class DeletedApiKey(_ResponseBody):
     deleted: Literal[True] = True
     display_prefix: str = Field(examples=["isk_test_2vQa"])
     revoked_at: str = Field(examples=["2025-02-13T19:08:07.000Z"])
+
+
+# -- the generated serializers (``serializers.py``), each checked against its record -------------
+
+CUSTOMER_SESSION = serializer(CustomerSession, record=IssuedCustomerSession)
+CUSTOMER_SESSION_SUMMARY = serializer(CustomerSessionSummary, record=records.CustomerSession)
+CUSTOMER_SESSION_LIST = serializer(CustomerSessionList, record=records.Page)
+CUSTOMER = serializer(Customer, record=records.Customer)
+CUSTOMER_LIST = serializer(CustomerList, record=records.Page)
+PAYMENT_METHOD = serializer(PaymentMethod, record=records.PaymentMethod)
+PAYMENT_METHOD_LIST = serializer(CustomerPaymentMethodList, record=records.Page)

@@ -1,21 +1,24 @@
 """Partner API wire schemas for webhooks: endpoints, events, deliveries and the sandbox trigger.
 
-Kept beside ``schemas.py`` (same base models, same conventions: optional fields are omitted,
+Kept beside ``partner.py`` (same base models, same conventions: optional fields are omitted,
 never null; timestamps RFC-3339 with milliseconds; statuses in capitals).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS
-from imprint_sessions.partner_api.schemas import Timestamp, _RequestBody, _ResponseBody
-from imprint_sessions.serializers import From
+from imprint_sessions.domain.events import PENDING
+from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS, DeliveryWithAttempts
+from imprint_sessions.storage import records
 from imprint_sessions.validation import Identifier, JsonInteger
+from imprint_sessions.wire.partner import Timestamp, _RequestBody, _ResponseBody
+from imprint_sessions.wire.serializers import From, serializer
 
 EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
 DESCRIPTION_MAX_LENGTH = 500  # characters
@@ -198,4 +201,65 @@ class SimulateApplicationRequest(_RequestBody):
     partner_customer_id: Identifier | None = Field(default=None, examples=["CUST_03476998"])
     status: Literal["OFFER_ACCEPTED", "REJECTED"] = Field(
         description="The decision to drive the customer's application to"
+    )
+
+
+# -- serialisation: the generated serializers, and the shapes built from records ------------------
+
+ENDPOINT = serializer(WebhookEndpoint, record=records.WebhookEndpoint)
+ENDPOINT_LIST = serializer(WebhookEndpointList, record=records.Page)
+
+
+def render_endpoint(
+    endpoint: records.WebhookEndpoint, *, secret: str | None = None, now: int
+) -> bytes:
+    """The endpoint's JSON; ``secret`` (shown once) when it was just created or rotated."""
+    return ENDPOINT(endpoint, EndpointView(now=now, secret=secret))
+
+
+def render_event(event: records.WebhookEvent) -> WebhookEvent:
+    body = json.loads(event.payload)
+    return WebhookEvent(
+        id=event.id,
+        object=body["object"],
+        created_at=rfc3339_ms(event.created_at),
+        data=body["data"],
+    )
+
+
+def render_delivery(
+    delivery: records.WebhookDelivery, attempts: list[WebhookAttempt]
+) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        endpoint_id=delivery.endpoint_id,
+        status=delivery.status.upper(),
+        attempt_count=delivery.attempts,
+        next_attempt_at=(
+            rfc3339_ms(delivery.next_attempt_at) if delivery.status == PENDING else None
+        ),
+        last_attempt_at=rfc3339_ms(delivery.last_attempt_at) if delivery.last_attempt_at else None,
+        last_error=delivery.last_error,
+        replay_of=delivery.replay_of,
+        created_at=rfc3339_ms(delivery.created_at),
+        updated_at=rfc3339_ms(delivery.updated_at),
+        attempts=attempts,
+    )
+
+
+def render_delivery_with_attempts(found: DeliveryWithAttempts) -> WebhookDelivery:
+    return render_delivery(
+        found.delivery,
+        [
+            WebhookAttempt(
+                id=a.id,
+                attempted_at=rfc3339_ms(a.attempted_at),
+                duration_ms=a.duration_ms,
+                http_status=a.http_status,
+                error=a.error,
+                response_body=a.response_body,
+            )
+            for a in found.attempts
+        ],
     )
