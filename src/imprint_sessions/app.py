@@ -39,6 +39,7 @@ from imprint_sessions.partner_api import (
     customers,
     keys,
     payment_methods,
+    sandboxes,
     simulate_application,
 )
 from imprint_sessions.partner_api import webhooks as partner_webhooks
@@ -286,6 +287,8 @@ def create_app(
     app.include_router(customer_sessions.router)
     app.include_router(partner_webhooks.router)
     app.include_router(simulate_application.router)
+    if settings.sandbox:  # test helpers: in production these paths do not exist (404)
+        app.include_router(sandboxes.router)
     app.include_router(customers.router)
     app.include_router(payment_methods.router)
     app.include_router(keys.router)

@@ -417,6 +417,110 @@ def main() -> None:
 webhooks_app = typer.Typer(help="Webhook endpoints, their events and deliveries.")
 app.add_typer(webhooks_app, name="webhooks")
 
+sandboxes_app = typer.Typer(
+    help="Throwaway sandboxes (sandbox mode): each a partner of its own, reset or deleted at will."
+)
+app.add_typer(sandboxes_app, name="sandboxes")
+
+
+def _sandbox_mode(settings: Settings) -> None:
+    if not settings.sandbox:
+        raise ImprintError("sandboxes: only in the sandbox (IMPRINT_ENV=sandbox)")
+
+
+def _sandbox_json(sandbox: Any, api_key: str | None = None) -> dict[str, Any]:
+    from imprint_sessions.wire.sandboxes import CREATED_SANDBOX, SANDBOX
+
+    written = CREATED_SANDBOX(sandbox, api_key) if api_key else SANDBOX(sandbox)
+    loaded: dict[str, Any] = json.loads(written)
+    return loaded
+
+
+@sandboxes_app.command("create")
+def sandboxes_create(
+    parent: Annotated[str, typer.Option("--parent", help="The partner it belongs to.")],
+    name: Annotated[str | None, typer.Option("--name", help="What it is for.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a sandbox under a partner. Its API key is printed once."""
+    from imprint_sessions.domain import sandboxes
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        _sandbox_mode(settings)
+        async with database.unit_of_work() as uow:
+            issued = await sandboxes.create_sandbox(
+                uow.repositories,
+                clock=SystemClock(),
+                box=SecretBox(settings.master_keys()),
+                parent_id=parent,
+                name=name,
+            )
+            await uow.commit()
+        return _sandbox_json(issued.sandbox, issued.key.api_key)
+
+    created = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(created))
+    else:
+        typer.echo(
+            f"created sandbox {created['id']}\n{created['api_key']}\n(shown once: keep it now)"
+        )
+
+
+@sandboxes_app.command("list")
+def sandboxes_list(
+    parent: Annotated[str, typer.Option("--parent", help="The partner they belong to.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List a partner's sandboxes, oldest first."""
+    from imprint_sessions.domain import sandboxes
+
+    async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
+        _sandbox_mode(settings)
+        found = await _existing_partner(database.repositories, parent)
+        listed = await sandboxes.list_sandboxes(database.repositories, parent_id=found.id)
+        return [_sandbox_json(sandbox) for sandbox in listed]
+
+    found = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(found))
+    for sandbox in [] if as_json else found:
+        typer.echo(f"{sandbox['id']}  {sandbox['created_at']}  {sandbox['name']}")
+
+
+@sandboxes_app.command("reset")
+def sandboxes_reset(sandbox_id: str) -> None:
+    """Delete everything in a sandbox; its keys keep working."""
+    from imprint_sessions.domain import sandboxes
+
+    async def work(database: Database, settings: Settings) -> str:
+        _sandbox_mode(settings)
+        async with database.unit_of_work() as uow:
+            sandbox = await sandboxes.reset_sandbox(
+                uow.repositories, caller_id=None, sandbox_id=sandbox_id
+            )
+            await uow.commit()
+        return sandbox.id
+
+    typer.echo(f"reset sandbox {_with_database(work)}")
+
+
+@sandboxes_app.command("delete")
+def sandboxes_delete(sandbox_id: str) -> None:
+    """Delete a sandbox and its data; its keys stop working."""
+    from imprint_sessions.domain import sandboxes
+
+    async def work(database: Database, settings: Settings) -> str:
+        _sandbox_mode(settings)
+        async with database.unit_of_work() as uow:
+            deleted = await sandboxes.delete_sandbox(
+                uow.repositories, clock=SystemClock(), caller_id=None, sandbox_id=sandbox_id
+            )
+            await uow.commit()
+        return deleted
+
+    typer.echo(f"deleted sandbox {_with_database(work)}")
+
 
 def _webhook_json(model: Any) -> dict[str, Any]:
     if isinstance(model, bytes):  # already the partner API's JSON

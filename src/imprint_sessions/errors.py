@@ -174,6 +174,24 @@ class WebhookDeliveryNotFound(NotFound):
         )
 
 
+class PartnerNotFound(NotFound):
+    def __init__(self, partner_id: str) -> None:
+        super().__init__(
+            "PARTNER_NOT_FOUND_ERROR",
+            f"Partner not found for provided ID: {partner_id}",
+            "partner_id",
+        )
+
+
+class SandboxNotFound(NotFound):
+    def __init__(self, sandbox_id: str) -> None:
+        super().__init__(
+            "SANDBOX_NOT_FOUND_ERROR",
+            f"Sandbox not found for provided ID: {sandbox_id}",
+            "sandbox_id",
+        )
+
+
 class Conflict(ImprintError):
     """409 in Imprint's flat ``{type, message}`` shape."""
 

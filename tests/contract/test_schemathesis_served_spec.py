@@ -195,6 +195,14 @@ def _tour(served: Served) -> None:
     # A key created and deleted through the API and never used, so no cache holds it.
     revoked_key = step("POST", "/v2/keys")
     step("DELETE", "/v2/keys", {"id": revoked_key["id"]})
+    # Throwaway sandboxes: one kept (a real id for the generated requests), one deleted.
+    sandbox = step("POST", "/v2/test_helpers/sandboxes", {"name": "tour"})
+    _REGISTRY.remember(sandbox["api_key"])
+    step("GET", "/v2/test_helpers/sandboxes")
+    step("POST", "/v2/test_helpers/sandboxes/{sandbox_id}/reset", sandbox_id=sandbox["id"])
+    gone = step("POST", "/v2/test_helpers/sandboxes")
+    _REGISTRY.remember(gone["api_key"])
+    step("DELETE", "/v2/test_helpers/sandboxes/{sandbox_id}", sandbox_id=gone["id"])
     step("GET", "/healthz")
     step("GET", "/readyz")
 
@@ -206,6 +214,7 @@ def _tour(served: Served) -> None:
         "delivery_id": delivery_id,
         "application_id": application["id"],
         "payment_method_id": payment_method_id,
+        "sandbox_id": sandbox["id"],
     }
     unknown_key = "isk_test_" + secrets.token_urlsafe(32)[:43]
     unknown_token = "ict_" + secrets.token_urlsafe(48)

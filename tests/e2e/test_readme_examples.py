@@ -149,6 +149,7 @@ EXAMPLES = [
     Example("README.md", "Webhook(secret).verify", step="verify_standard_webhooks"),
     Example("README.md", "def verify(secret", step="verify_hmac"),
     Example("README.md", "/v2/simulate_application", step="simulate_application"),
+    Example("README.md", "/v2/test_helpers/sandboxes", step="create_sandbox"),
     Example(
         "README.md",
         "IMPRINT_ENV=production",
@@ -487,6 +488,25 @@ def step_simulate_application(tour: Tour) -> None:
     assert ran.json()["customer_id"] == customer_id(tour, tour.key, "CUST_03476998")
 
 
+def step_create_sandbox(tour: Tour) -> None:
+    """The README's sandbox: made with the tour's key, its own key works, and it is empty."""
+    block = block_of("create_sandbox")
+    (command,) = commands(block.text)
+    ran = tour.run(command.text)
+    assert ran.status == 200, ran
+    sandbox = ran.json()
+    _REGISTRY.remember(sandbox["api_key"])
+    assert command.shown is not None
+    tour.check(command.shown, ran, block.where())
+    assert sandbox["parent_id"] == tour.partner_id
+    base, auth = tour.server.base_url, (sandbox["api_key"], "")
+    assert httpx.get(f"{base}/v2/customers", auth=auth, timeout=10).json()["total"] == 0
+    deleted = httpx.delete(
+        f"{base}/v2/test_helpers/sandboxes/{sandbox['id']}", auth=(tour.key, ""), timeout=10
+    )
+    assert deleted.status_code == 200, deleted.text
+
+
 def customer_id(tour: Tour, key: str, partner_customer_id: str) -> str:
     found = httpx.get(
         f"{tour.server.base_url}/v2/customers",
@@ -618,6 +638,7 @@ STEPS: dict[str, Callable[[Tour], None]] = {
     "web_sdk": step_web_sdk,
     "register_webhook": step_register_webhook,
     "simulate_application": step_simulate_application,
+    "create_sandbox": step_create_sandbox,
     "events": step_events,
     "verify_standard_webhooks": step_verify_standard_webhooks,
     "verify_hmac": step_verify_hmac,

@@ -40,3 +40,10 @@ class ApiKeyAuthenticator:
             self._cache.clear()
         self._cache[hashes[0]] = (principal, now + CACHE_TTL_SECONDS)
         return principal
+
+    def forget_partner(self, partner_id: str) -> None:
+        """Drop this process's cached answers for the partner's keys (its keys were just revoked
+        here: they stop working in this process at once, in the others within the cache's TTL)."""
+        for key_hash, (principal, _) in list(self._cache.items()):
+            if principal.partner_id == partner_id:
+                del self._cache[key_hash]

@@ -27,6 +27,7 @@ from pydantic import WithJsonSchema
 
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import idempotency
+from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.services import Services
 from imprint_sessions.storage.records import Principal
@@ -62,6 +63,16 @@ IDEMPOTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": InvalidRequestError,
     },
 }
+
+
+def refuse_idempotency_key(request: Request, shown_once: str) -> None:
+    """For a route whose response shows a credential once: a recorded response would have to
+    keep it, so an ``Idempotency-Key`` is refused (400) rather than silently ignored."""
+    if request.headers.get(IDEMPOTENCY_KEY_HEADER) is not None:
+        raise InvalidRequest(
+            f"idempotency-key: not accepted here: {shown_once} is shown once and never stored, "
+            "so its response cannot be replayed"
+        )
 
 
 class Idempotent:

@@ -12,12 +12,11 @@ from fastapi import APIRouter, Request, Response
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import partners
-from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
-from imprint_sessions.partner_api.idempotency import IDEMPOTENCY_KEY_HEADER
-from imprint_sessions.partner_api.rendering import json_response
+from imprint_sessions.partner_api.idempotency import refuse_idempotency_key
+from imprint_sessions.partner_api.rendering import NO_STORE, NO_STORE_RESPONSE, json_response
 from imprint_sessions.wire.partner import (
     ConflictError,
     CreatedApiKey,
@@ -28,9 +27,6 @@ from imprint_sessions.wire.partner import (
 router = APIRouter(tags=["Keys"])
 _DELETE = JsonBody(DeleteApiKeyRequest)
 
-# The response holds a credential: no cache anywhere may keep it.
-_NO_STORE = {"Cache-Control": "no-store"}
-
 
 @router.post(
     "/v2/keys",
@@ -38,15 +34,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
     summary="Create an API key",
     response_model=CreatedApiKey,
     responses={
-        200: {
-            "headers": {
-                "Cache-Control": {
-                    "description": "The response holds a credential: no cache may keep it",
-                    "required": True,
-                    "schema": {"type": "string", "enum": ["no-store"]},
-                }
-            }
-        },
+        **NO_STORE_RESPONSE,
         **error_responses(400, 401, 413, 429, 503),
         409: {
             "description": "`KEY_CONFLICT_ERROR`: you already have "
@@ -57,11 +45,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 )
 async def create_key(request: Request, services: Svc, principal: PartnerAuth) -> Response:
     """Creates an API key with your permissions; `api_key` is in this response only."""
-    if request.headers.get(IDEMPOTENCY_KEY_HEADER) is not None:
-        raise InvalidRequest(
-            "idempotency-key: not accepted here: a new key is shown once and never stored, "
-            "so its response cannot be replayed"
-        )
+    refuse_idempotency_key(request, shown_once="a new key")
     async with services.database.unit_of_work() as uow:
         issued = await partners.create_partner_api_key(
             uow.repositories,
@@ -80,7 +64,7 @@ async def create_key(request: Request, services: Svc, principal: PartnerAuth) ->
             "created_at": rfc3339_ms(record.created_at),
             "display_prefix": record.display_prefix,
         },
-        headers=_NO_STORE,
+        headers=NO_STORE,
     )
 
 

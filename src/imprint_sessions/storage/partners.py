@@ -19,8 +19,12 @@ PARTNER_COLUMNS = columns(partners, _PARTNER_FIELDS)
 API_KEY_COLUMNS = columns(api_keys, "id partner_id display_prefix created_at revoked_at")
 
 _INSERT_PARTNER = Statement(sa.insert(partners).values(params(_PARTNER_FIELDS)))
-_GET_PARTNER = Statement(sa.select(*PARTNER_COLUMNS).where(p.id == bp("id")))
-_LIST_PARTNERS = Statement(sa.select(*PARTNER_COLUMNS).order_by(p.created_at, p.id))
+# A deleted sandbox is gone for every purpose but its audit trail.
+_LIVE = p.deleted_at.is_(None)
+_GET_PARTNER = Statement(sa.select(*PARTNER_COLUMNS).where(p.id == bp("id"), _LIVE))
+_LIST_PARTNERS = Statement(
+    sa.select(*PARTNER_COLUMNS).where(_LIVE, p.sandbox_of.is_(None)).order_by(p.created_at, p.id)
+)
 _SET_LOGO_URL = Statement(
     sa.update(partners)
     .where(p.id == bp("id"))
@@ -45,7 +49,7 @@ _PRINCIPAL = Statement(
         p.merchant_keys,
     )
     .select_from(api_keys.join(partners, p.id == k.partner_id))
-    .where(in_texts(k.key_hash, bp("key_hashes")), k.revoked_at.is_(None))
+    .where(in_texts(k.key_hash, bp("key_hashes")), k.revoked_at.is_(None), p.deleted_at.is_(None))
 )
 _ANY_ALLOWS_ORIGIN = Statement(
     sa.select(sa.exists().where(json_array_contains(p.allowed_origins, bp("origin"))))

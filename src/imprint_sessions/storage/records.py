@@ -20,6 +20,16 @@ class Partner:
 
 
 @dataclass(frozen=True, slots=True)
+class Sandbox:
+    """A throwaway sandbox: a partner of its own, made by (and answerable to) ``parent_id``."""
+
+    id: str
+    name: str
+    parent_id: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     partner_id: str

@@ -31,6 +31,7 @@ from imprint_sessions.storage.records import (
     Partner,
     PaymentMethod,
     Principal,
+    Sandbox,
     StoredResponse,
     UpdateOutcome,
     WebhookAttempt,
@@ -62,6 +63,25 @@ class PartnerRepository(Protocol):
     async def revoke_api_key(self, api_key_id: str, *, at: int) -> bool: ...
 
     async def find_principal_by_key_hashes(self, key_hashes: list[str]) -> Principal | None: ...
+
+    # -- throwaway sandboxes (sandbox mode) ------------------------------------------------------
+    async def mark_sandbox_of(self, partner_id: str, parent_id: str) -> None: ...
+
+    async def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
+        """A live throwaway sandbox (not a partner of its own, not deleted)."""
+        ...
+
+    async def list_sandboxes(self, parent_id: str) -> list[Sandbox]: ...
+
+    async def count_live_sandboxes(self, parent_id: str) -> int: ...
+
+    async def wipe_partner_data(self, partner_id: str) -> None:
+        """Everything the partner owns but its keys and its audit trail, deleted atomically."""
+        ...
+
+    async def delete_sandbox(self, sandbox_id: str, *, now: int) -> bool:
+        """Wipe, revoke its keys, mark deleted (atomically); False if not a live sandbox."""
+        ...
 
     async def any_partner_allows_origin(self, origin: str) -> bool:
         """Whether ``origin`` is among some partner's ``allowed_origins`` (CORS preflight)."""

@@ -19,6 +19,7 @@ from imprint_sessions.storage.otp import Otp
 from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.payment_methods import PaymentMethods
 from imprint_sessions.storage.profiles import Profiles
+from imprint_sessions.storage.sandboxes import Sandboxes
 from imprint_sessions.storage.webhooks import Webhooks
 
 
@@ -36,6 +37,7 @@ class SqlRepositories(
     PaymentMethods,
     HostedPage,
     Webhooks,
+    Sandboxes,
 ):
     """Every repository, over one runner (autocommit, or one unit of work's transaction)."""
 

@@ -33,6 +33,16 @@ partners = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     # The partner's logo, sent to the native SDKs' title bars; NULL: the deployment's default.
     sa.Column("logo_url", sa.Text, nullable=True),
+    # A throwaway sandbox (sandbox mode): the partner that made it. NULL: a partner of its own.
+    sa.Column(
+        "sandbox_of",
+        Id,
+        sa.ForeignKey("partners.id", name="fk_partners_sandbox_of_partners"),
+        nullable=True,
+    ),
+    # A deleted sandbox keeps only this row (its audit trail names it); its keys are revoked.
+    sa.Column("deleted_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_partners_sandbox_of", "sandbox_of"),
 )
 
 api_keys = sa.Table(
