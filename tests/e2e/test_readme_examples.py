@@ -148,8 +148,9 @@ EXAMPLES = [
     Example("README.md", '"object":"APPLICATION"', step="events"),
     Example("README.md", "Webhook(secret).verify", step="verify_standard_webhooks"),
     Example("README.md", "def verify(secret", step="verify_hmac"),
-    Example("README.md", "/v2/simulate_application", step="simulate_application"),
+    Example("README.md", "8000/v2/simulate_application", step="simulate_application"),
     Example("README.md", "/v2/test_helpers/sandboxes", step="create_sandbox"),
+    Example("README.md", "test_imprint_integration.py", step="pytest_plugin"),
     Example(
         "README.md",
         "IMPRINT_ENV=production",
@@ -644,7 +645,7 @@ STEPS: dict[str, Callable[[Tour], None]] = {
     "verify_hmac": step_verify_hmac,
 }
 # Steps that need no server, each a test of its own.
-STATIC_STEPS = {"layout"}
+STATIC_STEPS = {"layout", "pytest_plugin"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -756,3 +757,21 @@ def cli_help(path: list[str]) -> str | None:
         env={**os.environ, "COLUMNS": "200"},
     )
     return done.stdout if done.returncode == 0 else None
+
+
+def test_the_pytest_plugin_example_passes_as_a_partner_runs_it(tmp_path: Path) -> None:
+    """The README's partner test file, run by pytest in a fresh process with nothing but the
+    installed plugin: it starts its own server, and its tests pass."""
+    block = block_of("pytest_plugin")
+    (tmp_path / "test_imprint_integration.py").write_text(block.text)
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "2 passed" in ran.stdout, ran.stdout

@@ -123,6 +123,7 @@ LAYERS = {
         "hot_paths",
         "ops",
         "partner_api",
+        "pytest_plugin",
         "served_contract",
     },
     "edge": {"json_body", "middleware", "preflight", "validation"},

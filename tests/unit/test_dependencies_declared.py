@@ -37,6 +37,9 @@ def _names(requirements: list[str]) -> set[str]:
 
 RUNTIME = _names(PYPROJECT["project"]["dependencies"])
 TEST = _names(PYPROJECT["project"]["optional-dependencies"]["test"])
+# The fixtures for partners' suites, installed with ``imprint-sessions[pytest]``.
+PYTEST_EXTRA = _names(PYPROJECT["project"]["optional-dependencies"]["pytest"])
+PLUGIN = ROOT / "src" / "imprint_sessions" / "pytest_plugin.py"
 
 
 def _local_modules(*roots: Path) -> set[str]:
@@ -53,10 +56,12 @@ def _local_modules(*roots: Path) -> set[str]:
     return names
 
 
-def imported_top_level(root: Path) -> dict[str, set[str]]:
-    """Top-level module name -> the files under ``root`` importing it (absolute imports)."""
+def imported_top_level(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, set[str]]:
+    """Top-level module name -> the files under ``root`` (or ``root`` itself, a file) importing
+    it (absolute imports), leaving out the files ``skip`` names."""
     found: dict[str, set[str]] = {}
-    for path in sorted(root.rglob("*.py")):
+    paths = [root] if root.is_file() else sorted(root.rglob("*.py"))
+    for path in (p for p in paths if p not in skip):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             modules: list[str] = []
@@ -65,14 +70,17 @@ def imported_top_level(root: Path) -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 modules = [node.module]
             for module in modules:
-                found.setdefault(module.split(".")[0], set()).add(str(path.relative_to(root)))
+                where = path.name if root.is_file() else str(path.relative_to(root))
+                found.setdefault(module.split(".")[0], set()).add(where)
     return found
 
 
-def undeclared(root: Path, allowed: set[str], local: set[str]) -> list[str]:
+def undeclared(
+    root: Path, allowed: set[str], local: set[str], skip: tuple[Path, ...] = ()
+) -> list[str]:
     providers = packages_distributions()
     problems = []
-    for module, files in sorted(imported_top_level(root).items()):
+    for module, files in sorted(imported_top_level(root, skip).items()):
         if module in sys.stdlib_module_names or module in local:
             continue
         distributions = {_normalise(d) for d in providers.get(module, [])}
@@ -87,7 +95,12 @@ def undeclared(root: Path, allowed: set[str], local: set[str]) -> list[str]:
 
 
 def test_src_imports_only_declared_runtime_dependencies() -> None:
-    assert undeclared(ROOT / "src", RUNTIME, {"imprint_sessions"}) == []
+    assert undeclared(ROOT / "src", RUNTIME, {"imprint_sessions"}, skip=(PLUGIN,)) == []
+
+
+def test_the_pytest_plugin_imports_only_runtime_and_its_extras_dependencies() -> None:
+    assert undeclared(PLUGIN, RUNTIME | PYTEST_EXTRA, {"imprint_sessions"}) == []
+    assert "pytest" in imported_top_level(PLUGIN)  # what the extra is for
 
 
 @pytest.mark.parametrize("tree", ["tests", "benchmarks"])
@@ -113,7 +126,7 @@ def test_sqlalchemy_is_declared_with_its_asyncio_extra() -> None:
 
 def test_every_declared_dependency_is_in_the_locks() -> None:
     """The locks pin what pyproject.toml declares (scripts/lock refreshes them)."""
-    for lock, wanted in (("runtime.txt", RUNTIME), ("test.txt", RUNTIME | TEST)):
+    for lock, wanted in (("runtime.txt", RUNTIME), ("test.txt", RUNTIME | TEST | PYTEST_EXTRA)):
         text = (ROOT / "requirements" / lock).read_text()
         pinned = {_normalise(m) for m in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", text, re.M)}
         assert wanted - pinned == set(), lock
