@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import getpass
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from imprint_sessions import __version__
 from imprint_sessions.clock import SystemClock, rfc3339_ms
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.credentials import SecretBox
+from imprint_sessions.domain import audit as audit_domain
 from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.preflight import (
@@ -35,7 +37,12 @@ from imprint_sessions.preflight import (
 )
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
-from imprint_sessions.storage.records import ApiKey, Partner, WebhookEndpointFields
+from imprint_sessions.storage.records import (
+    ApiKey,
+    AuditContext,
+    Partner,
+    WebhookEndpointFields,
+)
 from imprint_sessions.storage.repositories import Repositories
 from imprint_sessions.storage.urls import backend, sqlite_path
 
@@ -106,6 +113,15 @@ def _with_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
     except ImprintError as exc:
         typer.echo(f"error: {'; '.join(exc.details)}", err=True)
         raise typer.Exit(2) from None
+
+
+def _operator() -> AuditContext:
+    """Who a command acts as in the audit trail: the operator, by their login on this machine."""
+    try:
+        login: str | None = getpass.getuser()
+    except (KeyError, OSError):  # no login name to be had (a container's unnamed user)
+        login = None
+    return audit_domain.operator_actor(login)
 
 
 async def _existing_partner(repos: Repositories, partner_id: str) -> Partner:
@@ -242,6 +258,7 @@ def keys_create(
             box=SecretBox(settings.master_keys()),
             env=settings.env,
             partner_id=found.id,
+            audit=_operator(),
         )
 
     issued = _with_database(work)
@@ -275,7 +292,7 @@ def keys_revoke(key_id: str, as_json: JsonFlag = False) -> None:
 
     async def work(database: Database, settings: Settings) -> bool:
         return await partners_domain.revoke_api_key(
-            database.repositories, clock=SystemClock(), api_key_id=key_id
+            database.repositories, clock=SystemClock(), api_key_id=key_id, audit=_operator()
         )
 
     revoked = _with_database(work)
@@ -454,6 +471,7 @@ def webhooks_add(
             fields=WebhookEndpointFields(
                 url=url, event_types=tuple(events) if events is not None else None
             ),
+            audit=_operator(),
         )
         wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
         return _webhook_json(wire)
@@ -501,7 +519,11 @@ def webhooks_disable(endpoint_id: str, as_json: JsonFlag = False) -> None:
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         clock = SystemClock()
         endpoint = await webhooks_domain.disable_webhook_endpoint(
-            database.repositories, clock=clock, partner_id=None, endpoint_id=endpoint_id
+            database.repositories,
+            clock=clock,
+            partner_id=None,
+            endpoint_id=endpoint_id,
+            audit=_operator(),
         )
         return _webhook_json(render_endpoint(endpoint, now=clock.now_ms()))
 
@@ -516,7 +538,11 @@ def webhooks_delete(endpoint_id: str, as_json: JsonFlag = False) -> None:
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         deleted_id = await webhooks_domain.delete_webhook_endpoint(
-            database.repositories, clock=SystemClock(), partner_id=None, endpoint_id=endpoint_id
+            database.repositories,
+            clock=SystemClock(),
+            partner_id=None,
+            endpoint_id=endpoint_id,
+            audit=_operator(),
         )
         return {"id": deleted_id, "deleted": True}
 
@@ -554,6 +580,7 @@ def webhooks_rotate_secret(
                 if grace_seconds is not None
                 else settings.webhook_secret_grace_seconds
             ),
+            audit=_operator(),
         )
         wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
         return _webhook_json(wire)
@@ -633,7 +660,11 @@ def webhooks_replay(delivery_id: str, as_json: JsonFlag = False) -> None:
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         replay = await webhooks_domain.replay_webhook_delivery(
-            database.repositories, clock=SystemClock(), partner_id=None, delivery_id=delivery_id
+            database.repositories,
+            clock=SystemClock(),
+            partner_id=None,
+            delivery_id=delivery_id,
+            audit=_operator(),
         )
         return _webhook_json(render_delivery(replay, []))
 
