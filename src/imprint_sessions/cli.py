@@ -1,9 +1,12 @@
-"""The admin CLI: ``serve``, ``worker``, ``db upgrade``, ``partners``, ``keys``, ``webhooks``."""
+"""The admin CLI: ``serve``, ``worker``, ``db upgrade``, ``partners``, ``keys``, ``webhooks``,
+``audit``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import enum
 import fcntl
 import getpass
 import json
@@ -17,14 +20,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 
 from imprint_sessions import __version__
 from imprint_sessions.clock import SystemClock, rfc3339_ms
 from imprint_sessions.config import Settings, get_settings
-from imprint_sessions.credentials import SecretBox
+from imprint_sessions.credentials import SecretBox, canonical_id
 from imprint_sessions.domain import audit as audit_domain
 from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.errors import ImprintError
@@ -718,3 +722,112 @@ def worker(
     handled = asyncio.run(run())
     if once:
         typer.echo(f"handled {handled} deliveries")
+
+
+# -- audit ----------------------------------------------------------------------------------------
+audit_app = typer.Typer(help="The audit trail: who did what to a partner's account.")
+app.add_typer(audit_app, name="audit")
+
+
+class ExportFormat(enum.StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection); a
+# request id may start with "-". Such a cell is written with a leading "'", which shows as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+@contextlib.contextmanager
+def _export_target(output: Path | None) -> Iterator[IO[str]]:
+    """Where the export goes: stdout, or ``output`` (0600: client addresses are personal data),
+    written beside it and renamed into place only once complete."""
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@audit_app.command("export")
+def audit_export(
+    partner: Annotated[str, typer.Option("--partner", help="The partner's id.")],
+    output_format: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl (one entry per line) or csv.")
+    ] = ExportFormat.jsonl,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only entries at or after this RFC-3339 date-time."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only entries before this RFC-3339 date-time.")
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only entries of this type (repeatable, or comma-separated)."),
+    ] = None,
+    object_id: Annotated[
+        str | None, typer.Option("--object-id", help="Only entries about this object.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Export a partner's audit trail, oldest first, with the API's field names. The partner
+    may have been deleted: its trail is kept."""
+    from imprint_sessions.wire.audit import AUDIT_EVENT, AUDIT_EVENT_FIELDS
+
+    partner_id = canonical_id(partner)
+    if partner_id is None:
+        typer.echo(f"error: --partner: {partner} is not an id (a UUID)", err=True)
+        raise typer.Exit(2)
+
+    async def work(database: Database, settings: Settings) -> int:
+        query = audit_domain.audit_query(
+            types=event_type or (),
+            object_id=object_id,
+            created_gte=since,
+            created_lt=until,
+            names={
+                "type": "--type",
+                "object_id": "--object-id",
+                "created_gte": "--since",
+                "created_lt": "--until",
+            },
+        )
+        exported = 0
+        with _export_target(output) as stream:
+            table = csv.writer(stream) if output_format is ExportFormat.csv else None
+            if table is not None:
+                table.writerow(AUDIT_EVENT_FIELDS)
+            events = audit_domain.export_audit_events(
+                database.repositories, partner_id=partner_id, query=query
+            )
+            async for event in events:
+                line = AUDIT_EVENT(event).decode()
+                if table is None:
+                    stream.write(line + "\n")
+                else:
+                    entry = json.loads(line)
+                    table.writerow([_csv_cell(entry.get(name)) for name in AUDIT_EVENT_FIELDS])
+                exported += 1
+        return exported
+
+    exported = _with_database(work)
+    if output is not None:
+        typer.echo(f"exported {exported} audit events to {output}", err=True)
