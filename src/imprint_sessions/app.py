@@ -35,6 +35,7 @@ from imprint_sessions.middleware import (
     RequestIdMiddleware,
 )
 from imprint_sessions.partner_api import (
+    audit_events,
     customer_sessions,
     customers,
     keys,
@@ -292,6 +293,7 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(payment_methods.router)
     app.include_router(keys.router)
+    app.include_router(audit_events.router)
     app.include_router(ops.router)
     app.include_router(hosted_routes.router)
     app.include_router(client_api_routes.router)

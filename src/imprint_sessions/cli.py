@@ -1,10 +1,14 @@
-"""The admin CLI: ``serve``, ``worker``, ``db upgrade``, ``partners``, ``keys``, ``webhooks``."""
+"""The admin CLI: ``serve``, ``worker``, ``db upgrade``, ``partners``, ``keys``, ``webhooks``,
+``audit``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import enum
 import fcntl
+import getpass
 import json
 import logging
 import os
@@ -16,14 +20,16 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 
 from imprint_sessions import __version__
 from imprint_sessions.clock import SystemClock, rfc3339_ms
 from imprint_sessions.config import Settings, get_settings
-from imprint_sessions.credentials import SecretBox
+from imprint_sessions.credentials import SecretBox, canonical_id
+from imprint_sessions.domain import audit as audit_domain
 from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.preflight import (
@@ -35,7 +41,12 @@ from imprint_sessions.preflight import (
 )
 from imprint_sessions.storage import migrate
 from imprint_sessions.storage.db import Database, open_database
-from imprint_sessions.storage.records import ApiKey, Partner, WebhookEndpointFields
+from imprint_sessions.storage.records import (
+    ApiKey,
+    AuditContext,
+    Partner,
+    WebhookEndpointFields,
+)
 from imprint_sessions.storage.repositories import Repositories
 from imprint_sessions.storage.urls import backend, sqlite_path
 
@@ -106,6 +117,15 @@ def _with_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
     except ImprintError as exc:
         typer.echo(f"error: {'; '.join(exc.details)}", err=True)
         raise typer.Exit(2) from None
+
+
+def _operator() -> AuditContext:
+    """Who a command acts as in the audit trail: the operator, by their login on this machine."""
+    try:
+        login: str | None = getpass.getuser()
+    except (KeyError, OSError):  # no login name to be had (a container's unnamed user)
+        login = None
+    return audit_domain.operator_actor(login)
 
 
 async def _existing_partner(repos: Repositories, partner_id: str) -> Partner:
@@ -242,6 +262,7 @@ def keys_create(
             box=SecretBox(settings.master_keys()),
             env=settings.env,
             partner_id=found.id,
+            audit=_operator(),
         )
 
     issued = _with_database(work)
@@ -275,7 +296,7 @@ def keys_revoke(key_id: str, as_json: JsonFlag = False) -> None:
 
     async def work(database: Database, settings: Settings) -> bool:
         return await partners_domain.revoke_api_key(
-            database.repositories, clock=SystemClock(), api_key_id=key_id
+            database.repositories, clock=SystemClock(), api_key_id=key_id, audit=_operator()
         )
 
     revoked = _with_database(work)
@@ -558,6 +579,7 @@ def webhooks_add(
             fields=WebhookEndpointFields(
                 url=url, event_types=tuple(events) if events is not None else None
             ),
+            audit=_operator(),
         )
         wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
         return _webhook_json(wire)
@@ -605,7 +627,11 @@ def webhooks_disable(endpoint_id: str, as_json: JsonFlag = False) -> None:
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         clock = SystemClock()
         endpoint = await webhooks_domain.disable_webhook_endpoint(
-            database.repositories, clock=clock, partner_id=None, endpoint_id=endpoint_id
+            database.repositories,
+            clock=clock,
+            partner_id=None,
+            endpoint_id=endpoint_id,
+            audit=_operator(),
         )
         return _webhook_json(render_endpoint(endpoint, now=clock.now_ms()))
 
@@ -620,7 +646,11 @@ def webhooks_delete(endpoint_id: str, as_json: JsonFlag = False) -> None:
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         deleted_id = await webhooks_domain.delete_webhook_endpoint(
-            database.repositories, clock=SystemClock(), partner_id=None, endpoint_id=endpoint_id
+            database.repositories,
+            clock=SystemClock(),
+            partner_id=None,
+            endpoint_id=endpoint_id,
+            audit=_operator(),
         )
         return {"id": deleted_id, "deleted": True}
 
@@ -658,6 +688,7 @@ def webhooks_rotate_secret(
                 if grace_seconds is not None
                 else settings.webhook_secret_grace_seconds
             ),
+            audit=_operator(),
         )
         wire = render_endpoint(issued.endpoint, secret=issued.secret, now=clock.now_ms())
         return _webhook_json(wire)
@@ -737,7 +768,11 @@ def webhooks_replay(delivery_id: str, as_json: JsonFlag = False) -> None:
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         replay = await webhooks_domain.replay_webhook_delivery(
-            database.repositories, clock=SystemClock(), partner_id=None, delivery_id=delivery_id
+            database.repositories,
+            clock=SystemClock(),
+            partner_id=None,
+            delivery_id=delivery_id,
+            audit=_operator(),
         )
         return _webhook_json(render_delivery(replay, []))
 
@@ -791,3 +826,112 @@ def worker(
     handled = asyncio.run(run())
     if once:
         typer.echo(f"handled {handled} deliveries")
+
+
+# -- audit ----------------------------------------------------------------------------------------
+audit_app = typer.Typer(help="The audit trail: who did what to a partner's account.")
+app.add_typer(audit_app, name="audit")
+
+
+class ExportFormat(enum.StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP's CSV injection); a
+# request id may start with "-". Such a cell is written with a leading "'", which shows as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+@contextlib.contextmanager
+def _export_target(output: Path | None) -> Iterator[IO[str]]:
+    """Where the export goes: stdout, or ``output`` (0600: client addresses are personal data),
+    written beside it and renamed into place only once complete."""
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@audit_app.command("export")
+def audit_export(
+    partner: Annotated[str, typer.Option("--partner", help="The partner's id.")],
+    output_format: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl (one entry per line) or csv.")
+    ] = ExportFormat.jsonl,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only entries at or after this RFC-3339 date-time."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only entries before this RFC-3339 date-time.")
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only entries of this type (repeatable, or comma-separated)."),
+    ] = None,
+    object_id: Annotated[
+        str | None, typer.Option("--object-id", help="Only entries about this object.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Export a partner's audit trail, oldest first, with the API's field names. The partner
+    may have been deleted: its trail is kept."""
+    from imprint_sessions.wire.audit import AUDIT_EVENT, AUDIT_EVENT_FIELDS
+
+    partner_id = canonical_id(partner)
+    if partner_id is None:
+        typer.echo(f"error: --partner: {partner} is not an id (a UUID)", err=True)
+        raise typer.Exit(2)
+
+    async def work(database: Database, settings: Settings) -> int:
+        query = audit_domain.audit_query(
+            types=event_type or (),
+            object_id=object_id,
+            created_gte=since,
+            created_lt=until,
+            names={
+                "type": "--type",
+                "object_id": "--object-id",
+                "created_gte": "--since",
+                "created_lt": "--until",
+            },
+        )
+        exported = 0
+        with _export_target(output) as stream:
+            table = csv.writer(stream) if output_format is ExportFormat.csv else None
+            if table is not None:
+                table.writerow(AUDIT_EVENT_FIELDS)
+            events = audit_domain.export_audit_events(
+                database.repositories, partner_id=partner_id, query=query
+            )
+            async for event in events:
+                line = AUDIT_EVENT(event).decode()
+                if table is None:
+                    stream.write(line + "\n")
+                else:
+                    entry = json.loads(line)
+                    table.writerow([_csv_cell(entry.get(name)) for name in AUDIT_EVENT_FIELDS])
+                exported += 1
+        return exported
+
+    exported = _with_database(work)
+    if output is not None:
+        typer.echo(f"exported {exported} audit events to {output}", err=True)

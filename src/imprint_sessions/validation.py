@@ -65,6 +65,7 @@ __all__ = [
     "field_path",
     "parse_rfc3339_timestamp",
     "requires_field",
+    "rfc3339_epoch_ms",
     "validation_details",
 ]
 
@@ -245,6 +246,22 @@ def parse_rfc3339_timestamp(value: str) -> datetime:
         tz = timezone(-offset if sign == "-" else offset)
     # datetime() checks every range (month 1-12, day within the month, hour 0-23, ...).
     return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=tz)
+
+
+def rfc3339_epoch_ms(value: str) -> int:
+    """An RFC-3339 date-time as epoch milliseconds, rounded up: for a stored (whole) millisecond
+    ``x``, ``x >= value`` and ``x < value`` hold exactly when they hold of the result. Raise
+    ``ValueError`` when it is not one."""
+    moment = parse_rfc3339_timestamp(value)
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    match = _RFC3339.fullmatch(value)
+    assert match is not None  # parsed above
+    if (match.group(7) or "")[6:].strip("0"):  # a fraction finer than the parser keeps
+        micros += 1
+    return -(-micros // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _check_timestamp(value: str) -> str:

@@ -205,6 +205,16 @@ def _tour(served: Served) -> None:
     step("DELETE", "/v2/test_helpers/sandboxes/{sandbox_id}", sandbox_id=gone["id"])
     step("GET", "/healthz")
     step("GET", "/readyz")
+    # Last: the trail of everything above (types, an object, a time window).
+    trail = step("GET", "/v2/audit_events", query={"limit": 100})["data"]
+    assert {e["type"] for e in trail} >= {"customer_session.exchanged", "api_key.revoked"}, trail
+    audit_query = {
+        "type": ["customer_session.created", "customer_session.expired"],
+        "object_id": doomed["id"],
+        "created_gte": trail[0]["created_at"],
+        "created_lt": "2999-01-01T00:00:00Z",
+    }
+    step("GET", "/v2/audit_events", query=audit_query)
 
     served.known_ids = {
         "session_id": doomed["id"],
@@ -215,6 +225,7 @@ def _tour(served: Served) -> None:
         "application_id": application["id"],
         "payment_method_id": payment_method_id,
         "sandbox_id": sandbox["id"],
+        "audit_event_id": trail[0]["id"],
     }
     unknown_key = "isk_test_" + secrets.token_urlsafe(32)[:43]
     unknown_token = "ict_" + secrets.token_urlsafe(48)
@@ -584,6 +595,7 @@ def test_schemathesis_cli_every_phase_finds_no_failure_and_no_warning(
                     "listCustomerSessions": known["session_id"],
                     "listPaymentMethods": known["payment_method_id"],
                     "listWebhookEvents": known["event_id"],
+                    "listAuditEvents": known["audit_event_id"],
                 },
                 "path": known,
             }

@@ -34,6 +34,7 @@ import pytest
 
 from conftest import _REGISTRY
 from e2e.conftest import Deployment, Server, cli, open_deployment
+from imprint_sessions.wire.audit import AuditEvent
 from webhook_receiver import receiving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,6 +152,7 @@ EXAMPLES = [
     Example("README.md", "8000/v2/simulate_application", step="simulate_application"),
     Example("README.md", "/v2/test_helpers/sandboxes", step="create_sandbox"),
     Example("README.md", "test_imprint_integration.py", step="pytest_plugin"),
+    Example("README.md", "/v2/audit_events?type=", step="audit_trail"),
     Example(
         "README.md",
         "IMPRINT_ENV=production",
@@ -445,6 +447,25 @@ def step_invalid_request(tour: Tour) -> None:
     tour.check(block.answer, ran, block.where())
 
 
+def step_audit_trail(tour: Tour) -> None:
+    """The entry shown is the session the tour created; the CSV export holds the sandbox's first
+    key, with the API's field names."""
+    block = block_of("audit_trail")
+    api, export = commands(block.text)
+    ran = tour.run(api.text)
+    assert ran.status == 200, ran
+    assert api.shown is not None
+    tour.check(api.shown, ran, block.where())
+    (entry,) = ran.json()["data"]
+    assert entry["object_id"] == tour.answers["session"]["id"]
+    assert tour.key.startswith(entry["actor_display"])
+    header, *rows = tour.run(export.text).output.splitlines()
+    assert header.split(",") == list(AuditEvent.model_fields)
+    (row,) = rows
+    assert ",api_key.created," in row
+    assert ",system," in row
+
+
 def step_web_sdk(tour: Tour) -> None:
     """An HTML fragment for a partner's page (tests/e2e/test_browser.py runs the SDK in a real
     browser): the script it loads is served and defines what the fragment calls."""
@@ -636,6 +657,7 @@ STEPS: dict[str, Callable[[Tour], None]] = {
     "create_session": step_create_session,
     "retrieve_session": step_retrieve_session,
     "invalid_request": step_invalid_request,
+    "audit_trail": step_audit_trail,
     "web_sdk": step_web_sdk,
     "register_webhook": step_register_webhook,
     "simulate_application": step_simulate_application,

@@ -32,10 +32,18 @@ CURSOR_KINDS = {
     "listCustomerSessions": "session",
     "listPaymentMethods": "payment_method",
     "listWebhookEvents": "webhook_event",
+    "listAuditEvents": "audit_event",
 }
 FIELD_KINDS = {
     "customer_id": "customer",
     "partner_customer_id": "partner_customer_id",
+    "object_id": "session",  # the audit trail's filter: any object's id (A's session, here)
+}
+# Query parameters that name no object (a type, a moment): nothing to look up across partners.
+NOT_IDS = {
+    ("listAuditEvents", "type"),
+    ("listAuditEvents", "created_gte"),
+    ("listAuditEvents", "created_lt"),
 }
 # Fields that give partner B's own object an id of B's choosing, not look one up: B may use the
 # same partner_customer_id as A (each partner's ids are its own), so these are not lookups.
@@ -172,7 +180,9 @@ async def _objects_of_a(h: Harness, auth: tuple[str, str]) -> dict[str, str]:
     deliveries = await _ok(await client.get(f"/v2/webhook_events/{event_id}/deliveries", auth=auth))
     key = await _ok(await client.post("/v2/keys", auth=auth))
     _REGISTRY.remember(key["api_key"])
+    trail = await _ok(await client.get("/v2/audit_events", auth=auth))
     return {
+        "audit_event": trail["data"][0]["id"],
         "session": session["id"],
         "customer": customer["id"],
         "partner_customer_id": pcid,
@@ -200,6 +210,7 @@ async def _what_a_sees(h: Harness, a: dict[str, str]) -> list[Any]:
         "/v2/webhook_endpoints",
         "/v2/webhook_events",
         f"/v2/webhook_events/{a['webhook_event']}/deliveries",
+        "/v2/audit_events?limit=100",
     ]:
         seen.append((path, await _ok(await h.client.get(path, auth=auth))))
     return seen
@@ -245,6 +256,8 @@ def _cases(spec: dict[str, Any], b_customer: str) -> list[dict[str, Any]]:
             # (b) query parameters naming objects: filters and cursors.
             for param in params:
                 if param["in"] != "query" or param["name"] == "limit":
+                    continue
+                if (name, param["name"]) in NOT_IDS:
                     continue
                 if param["name"] == "starting_after":
                     kind = CURSOR_KINDS.get(name)

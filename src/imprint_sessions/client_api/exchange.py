@@ -7,7 +7,7 @@ from pydantic_core import to_json
 
 from imprint_sessions.client_api.errors_doc import client_error_responses
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.deps import Svc
+from imprint_sessions.deps import Svc, client_actor
 from imprint_sessions.domain.client_sessions import exchange_client_secret
 from imprint_sessions.json_body import JsonBody
 from imprint_sessions.wire.client import (
@@ -38,6 +38,7 @@ async def exchange(request: Request, services: Svc) -> Response:
         client_secret=body.client_secret,
         ttl_seconds=services.settings.client_token_ttl_seconds,
         unsafe_racy=services.settings.unsafe_racy_exchange,
+        audit=client_actor(request),
     )
     # ``ExchangeResponse``'s fields, serialised once (a hot path: no response-model pass).
     credential = {

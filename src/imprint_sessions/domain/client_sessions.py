@@ -4,13 +4,29 @@ client credential, and authenticating that credential on every client API call."
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import ClientTokenClaims, SecretBox
+from imprint_sessions.domain import audit as audit_trail
+from imprint_sessions.domain.customer_sessions import (
+    ACTIVE,
+    CONSUMED,
+    EXPIRED,
+    REVOKED,
+    customer_session_state,
+)
 from imprint_sessions.errors import ClientCredentialRequired, InvalidClientSecret
-from imprint_sessions.storage.records import ClientContext, Customer, CustomerSession, Partner
+from imprint_sessions.storage.records import (
+    AuditContext,
+    ClientContext,
+    Customer,
+    CustomerSession,
+    Partner,
+)
 from imprint_sessions.storage.repositories import Repositories
+
+_CLIENT = audit_trail.client_actor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +68,36 @@ async def exchange_client_secret(
     client_secret: str,
     ttl_seconds: int,
     unsafe_racy: bool = False,
+    audit: AuditContext = _CLIENT,
 ) -> IssuedClientToken:
     """Consume the secret (once, atomically) and mint a credential bound to its session.
 
     Malformed, forged, unknown, expired, revoked and already-used secrets are one error. A
-    secret whose MAC does not verify never reaches the database. ``unsafe_racy`` is the
-    reliability tests' negative control (``IMPRINT_UNSAFE_RACY_EXCHANGE``, sandbox only).
+    secret whose MAC does not verify never reaches the database (nor the audit trail: nothing
+    ties it to a partner). The exchange writes ``customer_session.exchanged`` with the consume;
+    a refused genuine secret, ``customer_session.exchange_refused`` with the reason.
+    ``unsafe_racy`` is the reliability tests' negative control (``IMPRINT_UNSAFE_RACY_EXCHANGE``,
+    sandbox only).
     """
     customer_session_id = box.verify_client_secret(client_secret)
     if customer_session_id is None:
         raise InvalidClientSecret()
     now = clock.now_ms()
+    entry = audit_trail.new_event(
+        audit,
+        type=audit_trail.CUSTOMER_SESSION_EXCHANGED,
+        object_type="customer_session",
+        object_id=customer_session_id,
+        at=now,
+    )
     if unsafe_racy:
         consumed = await _consume_racily(repos, customer_session_id, now=now)
+        if consumed is not None:  # not atomic with the write above: this path is the bug
+            await repos.record_audit_event(replace(entry, partner_id=consumed.partner_id))
     else:
-        consumed = await repos.consume_customer_session(customer_session_id, now=now)
+        consumed = await repos.consume_customer_session(customer_session_id, now=now, audit=entry)
     if consumed is None:
+        await _record_refusal(repos, customer_session_id, now=now, audit=audit)
         raise InvalidClientSecret()
     # The credential outlives the secret on purpose: a customer who opens the page a minute
     # before the secret expires still has the whole credential lifetime to finish.
@@ -93,6 +123,47 @@ async def partner_of_client_secret(
     if customer_session_id is None:
         return None
     return await repos.get_partner_of_customer_session(customer_session_id)
+
+
+_REFUSAL_REASONS = {
+    REVOKED: audit_trail.REFUSED_REVOKED,
+    CONSUMED: audit_trail.REFUSED_ALREADY_USED,
+    EXPIRED: audit_trail.REFUSED_EXPIRED,
+    # Live again by now (a refusal under the racy negative control): the reason is not known.
+    ACTIVE: audit_trail.REFUSED_UNKNOWN,
+}
+
+
+async def _record_refusal(
+    repos: Repositories, customer_session_id: str, *, now: int, audit: AuditContext
+) -> None:
+    """``customer_session.exchange_refused`` for a genuine secret, with why: the session's state
+    (revoked over already used over expired, as ``customer_session_state`` says), or ``unknown``
+    when the session is gone (its partner was deleted); the trail still names the partner then,
+    from the session's ``customer_session.created`` entry. With no partner to name (a session
+    from before the trail), nothing is recorded."""
+    found = await repos.find_customer_session(customer_session_id)
+    if found is not None:
+        partner_id: str | None = found.partner_id
+        reason = _REFUSAL_REASONS[customer_session_state(found, now=now)]
+    else:
+        partner_id = await repos.partner_of_audited_object(
+            customer_session_id, type=audit_trail.CUSTOMER_SESSION_CREATED
+        )
+        reason = audit_trail.REFUSED_UNKNOWN
+    if partner_id is None:
+        return
+    await repos.record_audit_event(
+        audit_trail.new_event(
+            audit,
+            type=audit_trail.CUSTOMER_SESSION_EXCHANGE_REFUSED,
+            object_type="customer_session",
+            object_id=customer_session_id,
+            at=now,
+            partner_id=partner_id,
+            details={"reason": reason},
+        )
+    )
 
 
 RACY_WINDOW_SECONDS = 0.05

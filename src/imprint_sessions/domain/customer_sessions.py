@@ -9,8 +9,10 @@ from typing import Any
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import SecretBox, new_id
+from imprint_sessions.domain import audit as audit_trail
 from imprint_sessions.errors import CustomerNotFound, InvalidRequest, SessionNotFound
 from imprint_sessions.storage.records import (
+    AuditContext,
     CreateOutcome,
     CustomerSession,
     NewCustomer,
@@ -81,8 +83,10 @@ async def create_customer_session(
     customer_history: dict[str, Any] | None = None,
     source: str | None = None,
     metadata: dict[str, Any] | None = None,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> IssuedCustomerSession:
-    """Find or create the customer and start a session for it, in one atomic write.
+    """Find or create the customer and start a session for it, in one atomic write (with its
+    ``customer_session.created`` entry, by ``audit``'s actor).
 
     - ``customer_id`` must be the caller's own customer (another partner's is "not found");
     - ``partner_customer_id`` finds or creates that partner's customer (race-free);
@@ -114,7 +118,15 @@ async def create_customer_session(
         created_at=now,
         expires_at=now + ttl_seconds * 1000,
     )
-    outcome = await repos.create_customer_session(new)
+    entry = audit_trail.new_event(
+        audit,
+        type=audit_trail.CUSTOMER_SESSION_CREATED,
+        object_type="customer_session",
+        object_id=new.id,
+        at=now,
+        partner_id=principal.partner_id,
+    )
+    outcome = await repos.create_customer_session(new, audit=entry)
     if outcome is CreateOutcome.CUSTOMER_NOT_FOUND:
         raise CustomerNotFound(customer_id or "")
     if outcome is CreateOutcome.CUSTOMER_MISMATCH:
@@ -195,15 +207,31 @@ async def list_customer_sessions(
 
 
 async def expire_customer_session(
-    repos: Repositories, *, clock: Clock, principal: Principal, customer_session_id: str
+    repos: Repositories,
+    *,
+    clock: Clock,
+    principal: Principal,
+    customer_session_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> CustomerSession:
     """End one of the caller's sessions now: its secret can no longer be exchanged, and a client
-    credential it was exchanged for stops working. Idempotent: a session already revoked or
-    expired is returned as it is."""
+    credential it was exchanged for stops working (``customer_session.expired``). Idempotent: a
+    session already revoked or expired is returned as it is, and nothing is recorded."""
     canonical = _canonical_uuid(customer_session_id)
+    now = clock.now_ms()
     record = (
         await repos.revoke_partner_customer_session(
-            principal.partner_id, canonical, now=clock.now_ms()
+            principal.partner_id,
+            canonical,
+            now=now,
+            audit=audit_trail.new_event(
+                audit,
+                type=audit_trail.CUSTOMER_SESSION_EXPIRED,
+                object_type="customer_session",
+                object_id=canonical,
+                at=now,
+                partner_id=principal.partner_id,
+            ),
         )
         if canonical
         else None

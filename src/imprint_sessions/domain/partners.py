@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import SecretBox, canonical_id, mint_api_key, new_id
+from imprint_sessions.domain import audit as audit_trail
 from imprint_sessions.domain.origins import LOCAL_HOSTS, normalise_origin
 from imprint_sessions.errors import ApiKeyConflict, ApiKeyNotFound, InvalidRequest
-from imprint_sessions.storage.records import ApiKey, Partner, Principal
+from imprint_sessions.storage.records import ApiKey, AuditContext, Partner, Principal
 from imprint_sessions.storage.repositories import Repositories
 
 SANDBOX_PARTNER_NAME = "Sandbox partner"
@@ -133,8 +134,15 @@ async def bootstrap_sandbox(
 
 
 async def create_api_key(
-    repos: Repositories, *, clock: Clock, box: SecretBox, env: str, partner_id: str
+    repos: Repositories,
+    *,
+    clock: Clock,
+    box: SecretBox,
+    env: str,
+    partner_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> IssuedApiKey:
+    """A new key for the partner, recorded as ``api_key.created`` by ``audit``'s actor."""
     api_key = mint_api_key(env)
     record = ApiKey(
         id=new_id(),
@@ -144,8 +152,17 @@ async def create_api_key(
         created_at=clock.now_ms(),
         revoked_at=None,
     )
+    entry = audit_trail.new_event(
+        audit,
+        type=audit_trail.API_KEY_CREATED,
+        object_type="api_key",
+        object_id=record.id,
+        at=record.created_at,
+        partner_id=partner_id,
+        details={"display_prefix": record.display_prefix},
+    )
     await repos.create_api_key(
-        record, key_hash=box.api_key_hash(api_key), secret_key_id=box.current_kid
+        record, key_hash=box.api_key_hash(api_key), secret_key_id=box.current_kid, audit=entry
     )
     return IssuedApiKey(record=record, api_key=api_key)
 
@@ -156,7 +173,13 @@ async def list_api_keys(repos: Repositories, *, partner_id: str) -> list[ApiKey]
     return await repos.list_api_keys(canonical) if canonical else []
 
 
-async def revoke_api_key(repos: Repositories, *, clock: Clock, api_key_id: str) -> bool:
+async def revoke_api_key(
+    repos: Repositories,
+    *,
+    clock: Clock,
+    api_key_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
+) -> bool:
     """An operator revokes any partner's active key (the admin CLI); False when there is no such
     active key. The id is read as ``delete_partner_api_key`` reads it.
 
@@ -165,7 +188,13 @@ async def revoke_api_key(repos: Repositories, *, clock: Clock, api_key_id: str) 
     ``keys create`` away (a partner could not make one without a key).
     """
     canonical = canonical_id(api_key_id)
-    return await repos.revoke_api_key(canonical, at=clock.now_ms()) if canonical else False
+    if canonical is None:
+        return False
+    now = clock.now_ms()
+    entry = audit_trail.new_event(
+        audit, type=audit_trail.API_KEY_REVOKED, object_type="api_key", object_id=canonical, at=now
+    )
+    return await repos.revoke_api_key(canonical, at=now, audit=entry)
 
 
 # -- a partner managing its own keys through the API (POST and DELETE /v2/keys) -----------------
@@ -175,7 +204,13 @@ MAX_ACTIVE_API_KEYS = 20
 
 
 async def create_partner_api_key(
-    repos: Repositories, *, clock: Clock, box: SecretBox, env: str, principal: Principal
+    repos: Repositories,
+    *,
+    clock: Clock,
+    box: SecretBox,
+    env: str,
+    principal: Principal,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> IssuedApiKey:
     """A new key for the caller's partner, with the same permissions (all of the partner's).
 
@@ -187,12 +222,17 @@ async def create_partner_api_key(
             f"a partner may have at most {MAX_ACTIVE_API_KEYS} active keys; delete one first"
         )
     return await create_api_key(
-        repos, clock=clock, box=box, env=env, partner_id=principal.partner_id
+        repos, clock=clock, box=box, env=env, partner_id=principal.partner_id, audit=audit
     )
 
 
 async def delete_partner_api_key(
-    repos: Repositories, *, clock: Clock, principal: Principal, api_key_id: str
+    repos: Repositories,
+    *,
+    clock: Clock,
+    principal: Principal,
+    api_key_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> ApiKey:
     """Revoke one of the caller's partner's active keys (the calling key included).
 
@@ -203,8 +243,18 @@ async def delete_partner_api_key(
     if canonical is None:
         raise ApiKeyNotFound(api_key_id)
     active = await repos.lock_partner_api_keys(principal.partner_id)
+    now = clock.now_ms()
+    entry = audit_trail.new_event(
+        audit,
+        type=audit_trail.API_KEY_REVOKED,
+        object_type="api_key",
+        object_id=canonical,
+        at=now,
+        partner_id=principal.partner_id,
+    )
+    # Refused below (the last key): the unit of work rolls the revocation back, its entry too.
     revoked = await repos.revoke_partner_api_key(
-        principal.partner_id, canonical, now=clock.now_ms()
+        principal.partner_id, canonical, now=now, audit=entry
     )
     if revoked is None:
         raise ApiKeyNotFound(api_key_id)

@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import ClientTokenClaims, SecretBox
 from imprint_sessions.domain import applications, customer_sessions
+from imprint_sessions.domain import audit as audit_trail
 from imprint_sessions.domain.client_sessions import ClientPrincipal
 from imprint_sessions.domain.decisions import (
     APPROVED,
@@ -40,6 +41,7 @@ from imprint_sessions.domain.webhooks import canonical_id
 from imprint_sessions.errors import CustomerNotFound, InvalidRequest
 from imprint_sessions.storage.records import (
     Application,
+    AuditContext,
     Customer,
     CustomerQuery,
     PageRequest,
@@ -135,8 +137,10 @@ async def simulate_application(
     status: SimulatedStatus,
     customer_id: str | None = None,
     partner_customer_id: str | None = None,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> SimulatedApplication:
-    """Drive the customer's application to ``status`` (see the module docstring)."""
+    """Drive the customer's application to ``status`` (see the module docstring); the session
+    it starts is recorded as ``audit``'s actor's."""
     customer = await _customer(repos, principal.partner_id, customer_id, partner_customer_id)
     session = await customer_sessions.create_customer_session(
         repos,
@@ -147,6 +151,7 @@ async def simulate_application(
         ttl_seconds=ttl_seconds,
         customer_id=customer.id,
         source="simulate_application",
+        audit=audit,
     )
     context = await repos.get_client_context(
         session.id, customer_id=customer.id, partner_id=principal.partner_id

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import SecretBox, new_id
+from imprint_sessions.domain import audit as audit_trail
 from imprint_sessions.domain.events import ENDPOINT_DELETED, ENDPOINT_ENABLED, EVENT_TYPES, PENDING
 from imprint_sessions.errors import (
     Conflict,
@@ -28,6 +29,8 @@ from imprint_sessions.errors import (
     WebhookEventNotFound,
 )
 from imprint_sessions.storage.records import (
+    AuditContext,
+    NewAuditEvent,
     Page,
     PageRequest,
     WebhookAttempt,
@@ -104,8 +107,10 @@ async def create_webhook_endpoint(
     targets: UrlVetting,
     partner_id: str,
     fields: WebhookEndpointFields,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> IssuedWebhookEndpoint:
-    """Register a receiver (the URL vetted against the deployment's target policy).
+    """Register a receiver (the URL vetted against the deployment's target policy), recorded as
+    ``webhook_endpoint.created`` with its event types (never its URL: see ``domain/audit.py``).
 
     ``fields`` are kept as given, but for the rules here: the URL is vetted and the event types
     (at least one, none twice) default to all of them.
@@ -134,7 +139,16 @@ async def create_webhook_endpoint(
         created_at=now,
         updated_at=now,
     )
-    await repos.create_webhook_endpoint(endpoint)
+    entry = audit_trail.new_event(
+        audit,
+        type=audit_trail.WEBHOOK_ENDPOINT_CREATED,
+        object_type="webhook_endpoint",
+        object_id=endpoint.id,
+        at=now,
+        partner_id=partner_id,
+        details={"event_types": list(types)},
+    )
+    await repos.create_webhook_endpoint(endpoint, audit=entry)
     return IssuedWebhookEndpoint(endpoint=endpoint, secret=_secret(box, endpoint))
 
 
@@ -142,13 +156,51 @@ async def list_webhook_endpoints(repos: Repositories, *, partner_id: str) -> lis
     return await repos.list_webhook_endpoints(partner_id)
 
 
+def _endpoint_event(
+    audit: AuditContext,
+    type: str,
+    endpoint_id: str,
+    *,
+    at: int,
+    partner_id: str | None,
+    **details: int,
+) -> NewAuditEvent:
+    return audit_trail.new_event(
+        audit,
+        type=type,
+        object_type="webhook_endpoint",
+        object_id=endpoint_id,
+        at=at,
+        partner_id=partner_id,
+        details=details,
+    )
+
+
 async def disable_webhook_endpoint(
-    repos: Repositories, *, clock: Clock, partner_id: str | None, endpoint_id: str
+    repos: Repositories,
+    *,
+    clock: Clock,
+    partner_id: str | None,
+    endpoint_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> WebhookEndpoint:
-    """Stop sending to an endpoint: no new deliveries; pending ones are retired by the worker."""
+    """Stop sending to an endpoint: no new deliveries; pending ones are retired by the worker.
+    ``webhook_endpoint.disabled`` is recorded when it was enabled (not on a repeat)."""
     canonical = canonical_id(endpoint_id)
+    now = clock.now_ms()
     endpoint = (
-        await repos.disable_webhook_endpoint(canonical, partner_id=partner_id, now=clock.now_ms())
+        await repos.disable_webhook_endpoint(
+            canonical,
+            partner_id=partner_id,
+            now=now,
+            audit=_endpoint_event(
+                audit,
+                audit_trail.WEBHOOK_ENDPOINT_DISABLED,
+                canonical,
+                at=now,
+                partner_id=partner_id,
+            ),
+        )
         if canonical
         else None
     )
@@ -158,13 +210,31 @@ async def disable_webhook_endpoint(
 
 
 async def delete_webhook_endpoint(
-    repos: Repositories, *, clock: Clock, partner_id: str | None, endpoint_id: str
+    repos: Repositories,
+    *,
+    clock: Clock,
+    partner_id: str | None,
+    endpoint_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> str:
     """Delete an endpoint: its URL and secret are scrubbed, its pending deliveries cancelled
-    (dead, never sent); it is never listed or found again. The deleted endpoint's id."""
+    (dead, never sent); it is never listed or found again (``webhook_endpoint.deleted``). The
+    deleted endpoint's id."""
     canonical = canonical_id(endpoint_id)
+    now = clock.now_ms()
     deleted = (
-        await repos.delete_webhook_endpoint(canonical, partner_id=partner_id, now=clock.now_ms())
+        await repos.delete_webhook_endpoint(
+            canonical,
+            partner_id=partner_id,
+            now=now,
+            audit=_endpoint_event(
+                audit,
+                audit_trail.WEBHOOK_ENDPOINT_DELETED,
+                canonical,
+                at=now,
+                partner_id=partner_id,
+            ),
+        )
         if canonical
         else False
     )
@@ -181,8 +251,10 @@ async def rotate_webhook_secret(
     partner_id: str | None,
     endpoint_id: str,
     grace_seconds: int,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> IssuedWebhookEndpoint:
-    """A new secret signs from now on; the one it replaces also signs for ``grace_seconds``."""
+    """A new secret signs from now on; the one it replaces also signs for ``grace_seconds``
+    (``webhook_endpoint.secret_rotated``, with the grace period; never a secret)."""
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
         raise InvalidRequest(f"grace_period_seconds: must be 0 to {MAX_GRACE_SECONDS}")
     canonical = canonical_id(endpoint_id)
@@ -194,6 +266,14 @@ async def rotate_webhook_secret(
             secret_key_id=box.current_kid,
             previous_expires_at=now + grace_seconds * 1000,
             now=now,
+            audit=_endpoint_event(
+                audit,
+                audit_trail.WEBHOOK_ENDPOINT_SECRET_ROTATED,
+                canonical,
+                at=now,
+                partner_id=partner_id,
+                grace_period_seconds=grace_seconds,
+            ),
         )
         if canonical
         else None
@@ -267,13 +347,19 @@ async def list_event_deliveries(
 
 
 async def replay_webhook_delivery(
-    repos: Repositories, *, clock: Clock, partner_id: str | None, delivery_id: str
+    repos: Repositories,
+    *,
+    clock: Clock,
+    partner_id: str | None,
+    delivery_id: str,
+    audit: AuditContext = audit_trail.SYSTEM,
 ) -> WebhookDelivery:
     """Send a delivered or dead delivery's event to its endpoint again, as a new delivery.
 
     The body and the event id are the original's, so a receiver that de-duplicates by event id
     sees the replay as the same event. A delivery still pending needs no replay (409); neither
-    can a disabled or deleted endpoint receive one (409).
+    can a disabled or deleted endpoint receive one (409). Recorded as
+    ``webhook_delivery.replay_requested`` about the original, naming the new delivery.
     """
     canonical = canonical_id(delivery_id)
     original = (
@@ -307,7 +393,20 @@ async def replay_webhook_delivery(
         created_at=now,
         updated_at=now,
     )
-    await repos.insert_webhook_delivery(replay)
+    entry = audit_trail.new_event(
+        audit,
+        type=audit_trail.WEBHOOK_DELIVERY_REPLAY_REQUESTED,
+        object_type="webhook_delivery",
+        object_id=original.id,
+        at=now,
+        partner_id=original.partner_id,
+        details={
+            "replay_id": replay.id,
+            "event_id": original.event_id,
+            "endpoint_id": original.endpoint_id,
+        },
+    )
+    await repos.insert_webhook_delivery(replay, audit=entry)
     return replay
 
 

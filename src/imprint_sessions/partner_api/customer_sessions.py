@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from imprint_sessions.deps import Svc
+from imprint_sessions.deps import Svc, partner_actor
 from imprint_sessions.domain import customer_sessions
 from imprint_sessions.domain.customers import page_request
 from imprint_sessions.json_body import JsonBody
@@ -90,6 +90,7 @@ async def create_session(
             customer_history=history.model_dump(exclude_none=True) if history else None,
             source=body.source,
             metadata=body.metadata,
+            audit=partner_actor(request, principal),
         )
         return json_response(CUSTOMER_SESSION(issued))
 
@@ -149,13 +150,21 @@ async def list_customer_sessions(
     responses={**error_responses(400, 401, 404, 413, 429, 503), **IDEMPOTENT_RESPONSES},
 )
 async def expire_session(
-    session_id: SessionIdPath, services: Svc, principal: PartnerAuth, idempotency: Idempotency
+    session_id: SessionIdPath,
+    request: Request,
+    services: Svc,
+    principal: PartnerAuth,
+    idempotency: Idempotency,
 ) -> Response:
     """Ends one of your sessions now: its client_secret can no longer be exchanged."""
 
     async def expire(repos: Repositories) -> Response:
         record = await customer_sessions.expire_customer_session(
-            repos, clock=services.clock, principal=principal, customer_session_id=session_id
+            repos,
+            clock=services.clock,
+            principal=principal,
+            customer_session_id=session_id,
+            audit=partner_actor(request, principal),
         )
         return json_response(CUSTOMER_SESSION_SUMMARY(record, services.clock.now_ms()))
 

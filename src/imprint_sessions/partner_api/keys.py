@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.deps import Svc
+from imprint_sessions.deps import Svc, partner_actor
 from imprint_sessions.domain import partners
 from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import PartnerAuth
@@ -53,6 +53,7 @@ async def create_key(request: Request, services: Svc, principal: PartnerAuth) ->
             box=services.box,
             env=services.settings.env,
             principal=principal,
+            audit=partner_actor(request, principal),
         )
         await uow.commit()
     record = issued.record
@@ -87,7 +88,11 @@ async def delete_key(request: Request, services: Svc, principal: PartnerAuth) ->
     body = await _DELETE.read(request)
     async with services.database.unit_of_work() as uow:
         revoked = await partners.delete_partner_api_key(
-            uow.repositories, clock=services.clock, principal=principal, api_key_id=body.id
+            uow.repositories,
+            clock=services.clock,
+            principal=principal,
+            api_key_id=body.id,
+            audit=partner_actor(request, principal),
         )
         await uow.commit()
     assert revoked.revoked_at is not None

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from imprint_sessions.clock import rfc3339_ms
-from imprint_sessions.deps import Svc
+from imprint_sessions.deps import Svc, partner_actor
 from imprint_sessions.domain import simulations
 from imprint_sessions.errors import Forbidden
 from imprint_sessions.json_body import JsonBody
@@ -81,6 +81,7 @@ async def simulate_application(
             status=body.status,
             customer_id=body.customer_id,
             partner_customer_id=body.partner_customer_id,
+            audit=partner_actor(request, principal),
         )
 
     async def simulate(repos: Repositories) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from imprint_sessions.deps import Svc
+from imprint_sessions.deps import Svc, partner_actor
 from imprint_sessions.domain import webhooks
 from imprint_sessions.domain.webhooks import IssuedWebhookEndpoint
 from imprint_sessions.json_body import JsonBody, into_record
@@ -83,6 +83,7 @@ async def create_webhook_endpoint(
         targets=services.webhook_targets,
         partner_id=principal.partner_id,
         fields=_ENDPOINT_FIELDS(await _CREATE.read(request)),
+        audit=partner_actor(request, principal),
     )
     return _issued(issued, services.clock.now_ms())
 
@@ -113,13 +114,21 @@ async def list_webhook_endpoints(services: Svc, principal: PartnerAuth) -> Respo
     responses={**error_responses(400, 401, 404, 429, 503), **IDEMPOTENT_RESPONSES},
 )
 async def disable_webhook_endpoint(
-    endpoint_id: str, services: Svc, principal: PartnerAuth, idempotency: Idempotency
+    endpoint_id: str,
+    request: Request,
+    services: Svc,
+    principal: PartnerAuth,
+    idempotency: Idempotency,
 ) -> Response:
     """Stops sending to an endpoint; its pending deliveries are given up (marked dead)."""
 
     async def disable(repos: Repositories) -> Response:
         endpoint = await webhooks.disable_webhook_endpoint(
-            repos, clock=services.clock, partner_id=principal.partner_id, endpoint_id=endpoint_id
+            repos,
+            clock=services.clock,
+            partner_id=principal.partner_id,
+            endpoint_id=endpoint_id,
+            audit=partner_actor(request, principal),
         )
         return json_response(render_endpoint(endpoint, now=services.clock.now_ms()))
 
@@ -134,7 +143,7 @@ async def disable_webhook_endpoint(
     responses=error_responses(401, 404, 429, 503),
 )
 async def delete_webhook_endpoint(
-    endpoint_id: str, services: Svc, principal: PartnerAuth
+    endpoint_id: str, request: Request, services: Svc, principal: PartnerAuth
 ) -> DeletedWebhookEndpoint:
     """Deletes an endpoint: its URL and secret are erased and its pending deliveries cancelled."""
     deleted_id = await webhooks.delete_webhook_endpoint(
@@ -142,6 +151,7 @@ async def delete_webhook_endpoint(
         clock=services.clock,
         partner_id=principal.partner_id,
         endpoint_id=endpoint_id,
+        audit=partner_actor(request, principal),
     )
     return DeletedWebhookEndpoint(id=deleted_id, deleted=True)
 
@@ -170,6 +180,7 @@ async def rotate_webhook_secret(
         grace_seconds=grace
         if grace is not None
         else services.settings.webhook_secret_grace_seconds,
+        audit=partner_actor(request, principal),
     )
     return _issued(issued, services.clock.now_ms())
 
@@ -238,13 +249,21 @@ async def list_webhook_event_deliveries(
     },
 )
 async def replay_webhook_delivery(
-    delivery_id: str, services: Svc, principal: PartnerAuth, idempotency: Idempotency
+    delivery_id: str,
+    request: Request,
+    services: Svc,
+    principal: PartnerAuth,
+    idempotency: Idempotency,
 ) -> Response:
     """Sends a delivered or dead delivery's event again (same body, same event id)."""
 
     async def replay(repos: Repositories) -> Response:
         created = await webhooks.replay_webhook_delivery(
-            repos, clock=services.clock, partner_id=principal.partner_id, delivery_id=delivery_id
+            repos,
+            clock=services.clock,
+            partner_id=principal.partner_id,
+            delivery_id=delivery_id,
+            audit=partner_actor(request, principal),
         )
         return json_response(render_delivery(created, []))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from imprint_sessions.storage.audit_events import record_with
 from imprint_sessions.storage.partners import API_KEY_COLUMNS
-from imprint_sessions.storage.records import ApiKey
-from imprint_sessions.storage.sql import Repository, Statement, bp
+from imprint_sessions.storage.records import ApiKey, NewAuditEvent
+from imprint_sessions.storage.sql import Executor, Repository, Statement, bp
 from imprint_sessions.storage.tables import api_keys, partners
 
 k = api_keys.c
@@ -38,7 +39,15 @@ class PartnerApiKeys(Repository):
         return int(row[0])
 
     async def revoke_partner_api_key(
-        self, partner_id: str, api_key_id: str, *, now: int
+        self, partner_id: str, api_key_id: str, *, now: int, audit: NewAuditEvent | None = None
     ) -> ApiKey | None:
-        row = await self._db.one(_REVOKE, id=api_key_id, partner_id=partner_id, now=now)
-        return ApiKey(**dict(row)) if row else None
+        async def revoke(x: Executor) -> ApiKey | None:
+            row = await x.one(_REVOKE, id=api_key_id, partner_id=partner_id, now=now)
+            if row is None:
+                return None
+            await record_with(
+                x, audit, partner_id=partner_id, details={"display_prefix": row["display_prefix"]}
+            )
+            return ApiKey(**dict(row))
+
+        return await self._db.transaction(revoke)

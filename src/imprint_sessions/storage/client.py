@@ -1,20 +1,25 @@
-"""The client API's view of a session (``/v2/client``): the one-time exchange and context."""
+"""The client API's view of a session (``/v2/client``): the one-time exchange and context.
+
+The exchange and its audit entry are one statement on PostgreSQL (a writable CTE) and one
+transaction hop on SQLite: a secret is never consumed without its entry, nor the reverse.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from imprint_sessions.storage.audit_events import audit_from, audit_params, record_with
 from imprint_sessions.storage.customer_sessions import SESSION_COLUMNS, customer_session_from_row
 from imprint_sessions.storage.customers import CUSTOMER_COLUMNS, customer_from_row
-from imprint_sessions.storage.dialect import id_text
-from imprint_sessions.storage.records import ClientContext, CustomerSession
-from imprint_sessions.storage.sql import Repository, Statement, bp
-from imprint_sessions.storage.tables import customer_sessions, customers, partners
+from imprint_sessions.storage.dialect import WRITABLE_CTES, id_text
+from imprint_sessions.storage.records import ClientContext, CustomerSession, NewAuditEvent
+from imprint_sessions.storage.sql import Executor, Repository, Row, Statement, bp
+from imprint_sessions.storage.tables import Id, customer_sessions, customers, partners
 
 s = customer_sessions.c
 
 # The one-time-use guarantee: one statement, so of concurrent exchanges exactly one matches.
-_CONSUME = Statement(
+_consume = (
     sa.update(customer_sessions)
     .where(
         s.id == bp("id"),
@@ -25,6 +30,16 @@ _CONSUME = Statement(
     .values(consumed_at=bp("now"))
     .returning(*SESSION_COLUMNS)
 )
+_CONSUME = Statement(_consume)
+# PostgreSQL: the same, writing the audit entry (its partner the session's) in the statement.
+_consumed = _consume.cte("consumed")
+_CONSUME_AUDITED = Statement(
+    sa.select(*(_consumed.c[column.name] for column in SESSION_COLUMNS)).add_cte(
+        audit_from(_consumed, partner_id=sa.cast(_consumed.c.partner_id, Id)).cte("audit")
+    ),
+    sqlite=False,
+)
+_FIND = Statement(sa.select(*SESSION_COLUMNS).where(s.id == bp("id")))
 
 # Negative control only (IMPRINT_UNSAFE_RACY_EXCHANGE): no "consumed_at IS NULL", on purpose.
 _MARK_CONSUMED_UNCHECKED = Statement(
@@ -58,9 +73,26 @@ _CONTEXT = Statement(
 
 class ClientSessions(Repository):
     async def consume_customer_session(
-        self, customer_session_id: str, *, now: int
+        self, customer_session_id: str, *, now: int, audit: NewAuditEvent | None = None
     ) -> CustomerSession | None:
-        row = await self._db.one(_CONSUME, id=customer_session_id, now=now)
+        params = {"id": customer_session_id, "now": now}
+        if audit is None:
+            row = await self._db.one(_CONSUME, **params)
+        elif WRITABLE_CTES[self._db.dialect]:
+            row = await self._db.one(_CONSUME_AUDITED, **params, **audit_params(audit))
+        else:
+
+            async def consume(x: Executor) -> Row | None:
+                consumed = await x.one(_CONSUME, **params)
+                if consumed is not None:
+                    await record_with(x, audit, partner_id=consumed["partner_id"])
+                return consumed
+
+            row = await self._db.transaction(consume)
+        return customer_session_from_row(row) if row else None
+
+    async def find_customer_session(self, customer_session_id: str) -> CustomerSession | None:
+        row = await self._db.one(_FIND, id=customer_session_id)
         return customer_session_from_row(row) if row else None
 
     async def mark_customer_session_consumed_unchecked(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from imprint_sessions.storage.audit_events import record_with
 from imprint_sessions.storage.customer_sessions import SESSION_COLUMNS, customer_session_from_row
 from imprint_sessions.storage.paging import Pager
-from imprint_sessions.storage.records import CustomerSession, Page, PageRequest
-from imprint_sessions.storage.sql import Repository, Statement, bp
+from imprint_sessions.storage.records import CustomerSession, NewAuditEvent, Page, PageRequest
+from imprint_sessions.storage.sql import Executor, Repository, Row, Statement, bp
 from imprint_sessions.storage.tables import customer_sessions
 
 s = customer_sessions.c
@@ -43,10 +44,22 @@ class CustomerSessionLifecycle(Repository):
         )
 
     async def revoke_partner_customer_session(
-        self, partner_id: str, customer_session_id: str, *, now: int
+        self,
+        partner_id: str,
+        customer_session_id: str,
+        *,
+        now: int,
+        audit: NewAuditEvent | None = None,
     ) -> CustomerSession | None:
-        # Revoke a live session (one statement), or, when there is nothing to revoke (already
-        # revoked, expired or not the partner's), read it as it now is.
+        # Revoke a live session (with its audit entry), or, when there is nothing to revoke
+        # (already revoked, expired or not the partner's), read it as it now is.
         params = {"id": customer_session_id, "partner_id": partner_id}
-        row = await self._db.one(_REVOKE, **params, now=now) or await self._db.one(_GET, **params)
+
+        async def revoke(x: Executor) -> Row | None:
+            row = await x.one(_REVOKE, **params, now=now)
+            if row is not None:
+                await record_with(x, audit, partner_id=partner_id)
+            return row
+
+        row = await self._db.transaction(revoke) or await self._db.one(_GET, **params)
         return customer_session_from_row(row) if row else None

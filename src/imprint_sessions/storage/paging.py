@@ -98,3 +98,23 @@ class Pager(Generic[T]):
             has_more=len(rows) > page.limit,
             total=total,
         )
+
+    async def scan(
+        self,
+        db: Runner,
+        scope: Mapping[str, Any],
+        filters: Mapping[str, Any] | None = None,
+        *,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[T]:
+        """Up to ``limit`` rows after the one at ``after`` (its ``created_at`` and id; None: from
+        the first), with no cursor lookup and no count: one statement per page of a long walk
+        (an export), however many rows match."""
+        filters = filters or {}
+        statements = self._statements(tuple(sorted(filters)))
+        params = {**scope, **filters, "limit": limit}
+        if after is None:
+            return [self._convert(row) for row in await db.all(statements.first, **params)]
+        params["after_created_at"], params["after_id"] = after
+        return [self._convert(row) for row in await db.all(statements.after, **params)]

@@ -6,9 +6,10 @@ import json
 
 import sqlalchemy as sa
 
+from imprint_sessions.storage.audit_events import record_with
 from imprint_sessions.storage.dialect import TextList, id_text, in_texts, json_array_contains
-from imprint_sessions.storage.records import ApiKey, Partner, Principal
-from imprint_sessions.storage.sql import Repository, Row, Statement, bp, columns, params
+from imprint_sessions.storage.records import ApiKey, NewAuditEvent, Partner, Principal
+from imprint_sessions.storage.sql import Executor, Repository, Row, Statement, bp, columns, params
 from imprint_sessions.storage.tables import api_keys, partners
 
 p, k = partners.c, api_keys.c
@@ -40,13 +41,17 @@ _LIST_API_KEYS = Statement(
     sa.select(*API_KEY_COLUMNS).where(k.partner_id == bp("partner_id")).order_by(k.created_at, k.id)
 )
 _REVOKE_API_KEY = Statement(
-    sa.update(api_keys).where(k.id == bp("id"), k.revoked_at.is_(None)).values(revoked_at=bp("at"))
+    sa.update(api_keys)
+    .where(k.id == bp("id"), k.revoked_at.is_(None))
+    .values(revoked_at=bp("at"))
+    .returning(id_text(k.partner_id).label("partner_id"), k.display_prefix)
 )
 _PRINCIPAL = Statement(
     sa.select(
         id_text(k.id).label("api_key_id"),
         id_text(k.partner_id).label("partner_id"),
         p.merchant_keys,
+        k.display_prefix,
     )
     .select_from(api_keys.join(partners, p.id == k.partner_id))
     .where(in_texts(k.key_hash, bp("key_hashes")), k.revoked_at.is_(None), p.deleted_at.is_(None))
@@ -90,23 +95,48 @@ class Partners(Repository):
         row = await self._db.one(_SET_LOGO_URL, id=partner_id, logo_url=logo_url)
         return partner_from_row(row) if row else None
 
-    async def create_api_key(self, api_key: ApiKey, *, key_hash: str, secret_key_id: str) -> None:
-        await self._db.count(
-            _INSERT_API_KEY,
-            id=api_key.id,
-            partner_id=api_key.partner_id,
-            key_hash=key_hash,
-            display_prefix=api_key.display_prefix,
-            secret_key_id=secret_key_id,
-            created_at=api_key.created_at,
-        )
+    async def create_api_key(
+        self,
+        api_key: ApiKey,
+        *,
+        key_hash: str,
+        secret_key_id: str,
+        audit: NewAuditEvent | None = None,
+    ) -> None:
+        async def create(x: Executor) -> None:
+            await x.count(
+                _INSERT_API_KEY,
+                id=api_key.id,
+                partner_id=api_key.partner_id,
+                key_hash=key_hash,
+                display_prefix=api_key.display_prefix,
+                secret_key_id=secret_key_id,
+                created_at=api_key.created_at,
+            )
+            await record_with(x, audit, partner_id=api_key.partner_id)
+
+        await self._db.transaction(create)
 
     async def list_api_keys(self, partner_id: str) -> list[ApiKey]:
         rows = await self._db.all(_LIST_API_KEYS, partner_id=partner_id)
         return [ApiKey(**dict(r)) for r in rows]
 
-    async def revoke_api_key(self, api_key_id: str, *, at: int) -> bool:
-        return await self._db.count(_REVOKE_API_KEY, id=api_key_id, at=at) == 1
+    async def revoke_api_key(
+        self, api_key_id: str, *, at: int, audit: NewAuditEvent | None = None
+    ) -> bool:
+        async def revoke(x: Executor) -> bool:
+            row = await x.one(_REVOKE_API_KEY, id=api_key_id, at=at)
+            if row is None:
+                return False
+            await record_with(
+                x,
+                audit,
+                partner_id=row["partner_id"],
+                details={"display_prefix": row["display_prefix"]},
+            )
+            return True
+
+        return await self._db.transaction(revoke)
 
     async def find_principal_by_key_hashes(self, key_hashes: list[str]) -> Principal | None:
         row = await self._db.one(_PRINCIPAL, key_hashes=TextList(key_hashes))
@@ -116,6 +146,7 @@ class Partners(Repository):
             api_key_id=row["api_key_id"],
             partner_id=row["partner_id"],
             merchant_keys=tuple(json.loads(row["merchant_keys"])),
+            api_key_display_prefix=row["display_prefix"],
         )
 
     async def any_partner_allows_origin(self, origin: str) -> bool:

@@ -45,6 +45,8 @@ class Principal:
     api_key_id: str
     partner_id: str
     merchant_keys: tuple[str, ...]
+    # The key's display prefix (``isk_test_2vQa``), naming it in the audit trail.
+    api_key_display_prefix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,3 +405,67 @@ class DeliveryOutcome:
     last_attempt_at: int | None
     last_error: str | None
     updated_at: int
+
+
+# -- the audit trail ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who acts and from where, as the edge hands it to the domain with an action: the API key
+    (``api_key``, its id and display prefix), the browser (``client``), an operator (``cli``, their
+    login) or the service itself (``system``); the request's id and the client's address."""
+
+    actor_type: str
+    actor_id: str | None = None
+    actor_display: str | None = None
+    request_id: str | None = None
+    client_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of the audit trail, as stored (append-only) and listed. ``details_json`` is a
+    small JSON object (a refusal's reason, the ids an action involved); never a secret."""
+
+    id: str
+    partner_id: str
+    type: str
+    actor_type: str
+    actor_id: str | None
+    actor_display: str | None
+    request_id: str | None
+    client_address: str | None
+    object_type: str
+    object_id: str
+    details_json: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewAuditEvent:
+    """An entry to write with its action, in the action's statement or transaction.
+
+    ``partner_id`` None: the partner that owns the object acted on, read by the repository from
+    the row the action changed (an operator acts by id, without naming the partner).
+    """
+
+    id: str
+    type: str
+    context: AuditContext
+    object_type: str
+    object_id: str
+    details_json: str
+    created_at: int
+    partner_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which of a partner's entries to list: every given filter must match (``types``: any of;
+    ``created_gte`` inclusive, ``created_lt`` exclusive, epoch ms)."""
+
+    types: tuple[str, ...] | None = None
+    object_id: str | None = None
+    created_gte: int | None = None
+    created_lt: int | None = None

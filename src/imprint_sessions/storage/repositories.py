@@ -13,6 +13,8 @@ from typing import Protocol
 from imprint_sessions.storage.records import (
     ApiKey,
     Application,
+    AuditEvent,
+    AuditQuery,
     ClaimedDelivery,
     ClientContext,
     CreateOutcome,
@@ -23,6 +25,7 @@ from imprint_sessions.storage.records import (
     DeliveryOutcome,
     IdempotencyClaim,
     IdempotencyRecord,
+    NewAuditEvent,
     NewCustomerSession,
     OtpAttempt,
     OtpChallenge,
@@ -55,12 +58,24 @@ class PartnerRepository(Protocol):
         ...
 
     async def create_api_key(
-        self, api_key: ApiKey, *, key_hash: str, secret_key_id: str
-    ) -> None: ...
+        self,
+        api_key: ApiKey,
+        *,
+        key_hash: str,
+        secret_key_id: str,
+        audit: NewAuditEvent | None = None,
+    ) -> None:
+        """The key, and ``audit`` with it (in one transaction)."""
+        ...
 
     async def list_api_keys(self, partner_id: str) -> list[ApiKey]: ...
 
-    async def revoke_api_key(self, api_key_id: str, *, at: int) -> bool: ...
+    async def revoke_api_key(
+        self, api_key_id: str, *, at: int, audit: NewAuditEvent | None = None
+    ) -> bool:
+        """Revoke any partner's active key, and write ``audit`` (its partner the key's) with it;
+        False when there is no such active key (nothing is written)."""
+        ...
 
     async def find_principal_by_key_hashes(self, key_hashes: list[str]) -> Principal | None: ...
 
@@ -91,7 +106,13 @@ class PartnerRepository(Protocol):
 class CustomerSessionRepository(Protocol):
     """Customer sessions (the hot path)."""
 
-    async def create_customer_session(self, new: NewCustomerSession) -> CreateOutcome: ...
+    async def create_customer_session(
+        self, new: NewCustomerSession, *, audit: NewAuditEvent | None = None
+    ) -> CreateOutcome:
+        """Find or create the customer and insert the session, with ``audit`` (its details the
+        customer's id, which only the statement may know); one statement on PostgreSQL, one
+        transaction hop on SQLite. Nothing is written unless the outcome is ``CREATED``."""
+        ...
 
     async def get_customer_session(
         self, partner_id: str, customer_session_id: str
@@ -128,12 +149,18 @@ class ClientSessionRepository(Protocol):
     """The client API's view of a session: the one-time exchange and each call's context."""
 
     async def consume_customer_session(
-        self, customer_session_id: str, *, now: int
+        self, customer_session_id: str, *, now: int, audit: NewAuditEvent | None = None
     ) -> CustomerSession | None:
         """Mark a live session's secret used, in one statement; None if used, revoked or expired.
 
-        Of any number of concurrent calls for one session, exactly one gets the session.
+        Of any number of concurrent calls for one session, exactly one gets the session. With it
+        ``audit`` is written (its partner the session's): in the same statement on PostgreSQL,
+        the same transaction hop on SQLite.
         """
+        ...
+
+    async def find_customer_session(self, customer_session_id: str) -> CustomerSession | None:
+        """Any partner's session by id (why an exchange was refused)."""
         ...
 
     async def mark_customer_session_consumed_unchecked(
@@ -298,10 +325,16 @@ class CustomerSessionLifecycleRepository(Protocol):
         ...
 
     async def revoke_partner_customer_session(
-        self, partner_id: str, customer_session_id: str, *, now: int
+        self,
+        partner_id: str,
+        customer_session_id: str,
+        *,
+        now: int,
+        audit: NewAuditEvent | None = None,
     ) -> CustomerSession | None:
-        """Set ``revoked_at = now`` unless already revoked or expired, in one statement; the
-        session as it now is, or None when it is not the partner's."""
+        """Set ``revoked_at = now`` unless already revoked or expired, with ``audit`` when it was
+        set (nothing is written otherwise); the session as it now is, or None when it is not the
+        partner's."""
         ...
 
 
@@ -329,9 +362,10 @@ class PartnerApiKeyRepository(Protocol):
         ...
 
     async def revoke_partner_api_key(
-        self, partner_id: str, api_key_id: str, *, now: int
+        self, partner_id: str, api_key_id: str, *, now: int, audit: NewAuditEvent | None = None
     ) -> ApiKey | None:
-        """Revoke one of the partner's active keys; None when it has no such active key."""
+        """Revoke one of the partner's active keys, with ``audit``; None when it has no such
+        active key (nothing is written)."""
         ...
 
 
@@ -343,7 +377,11 @@ class WebhookRepository(Protocol):
     found, listed, disabled or rotated.
     """
 
-    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+    async def create_webhook_endpoint(
+        self, endpoint: WebhookEndpoint, *, audit: NewAuditEvent | None = None
+    ) -> None:
+        """The endpoint, and ``audit`` with it (in one transaction)."""
+        ...
 
     async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]: ...
 
@@ -352,15 +390,29 @@ class WebhookRepository(Protocol):
     ) -> WebhookEndpoint | None: ...
 
     async def disable_webhook_endpoint(
-        self, endpoint_id: str, *, partner_id: str | None, now: int
-    ) -> WebhookEndpoint | None: ...
+        self,
+        endpoint_id: str,
+        *,
+        partner_id: str | None,
+        now: int,
+        audit: NewAuditEvent | None = None,
+    ) -> WebhookEndpoint | None:
+        """The endpoint, disabled; ``audit`` is written with it when it was enabled until now
+        (disabling it again writes nothing). ``audit``'s partner: the endpoint's."""
+        ...
 
     async def delete_webhook_endpoint(
-        self, endpoint_id: str, *, partner_id: str | None, now: int
+        self,
+        endpoint_id: str,
+        *,
+        partner_id: str | None,
+        now: int,
+        audit: NewAuditEvent | None = None,
     ) -> bool:
         """In one transaction: the endpoint becomes a tombstone (status ``deleted``, its URL and
-        secret version scrubbed) and its pending deliveries dead (``endpoint deleted``, their
-        leases dropped). False when there is no such endpoint (or it was deleted already).
+        secret version scrubbed), its pending deliveries dead (``endpoint deleted``, their
+        leases dropped) and ``audit`` is written (its partner the endpoint's). False when there
+        is no such endpoint (or it was deleted already): nothing is written.
 
         A deleted endpoint is never listed nor found again; the row stays only so that its past
         deliveries keep their ``endpoint_id``."""
@@ -374,9 +426,11 @@ class WebhookRepository(Protocol):
         secret_key_id: str,
         previous_expires_at: int,
         now: int,
+        audit: NewAuditEvent | None = None,
     ) -> WebhookEndpoint | None:
         """In one statement: the current secret becomes the previous one (until
-        ``previous_expires_at``) and ``secret_version + 1`` under ``secret_key_id`` the current."""
+        ``previous_expires_at``) and ``secret_version + 1`` under ``secret_key_id`` the current;
+        ``audit`` with it, in one transaction (its partner the endpoint's)."""
         ...
 
     async def insert_webhook_event(
@@ -385,7 +439,11 @@ class WebhookRepository(Protocol):
         """The event and its deliveries (the outbox write; callers run it in their unit of work)."""
         ...
 
-    async def insert_webhook_delivery(self, delivery: WebhookDelivery) -> None: ...
+    async def insert_webhook_delivery(
+        self, delivery: WebhookDelivery, *, audit: NewAuditEvent | None = None
+    ) -> None:
+        """The delivery, and ``audit`` with it (in one transaction)."""
+        ...
 
     async def list_webhook_events(
         self, partner_id: str, page: PageRequest
@@ -432,6 +490,34 @@ class HostedPageRepository(Protocol):
         ...
 
 
+class AuditEventRepository(Protocol):
+    """The audit trail: entries are written with their actions (the ``audit`` argument of the
+    methods above) and never changed; an action that failed is recorded here alone."""
+
+    async def record_audit_event(self, event: NewAuditEvent) -> None:
+        """An entry with no action to write it (a refused exchange); ``event.partner_id`` set."""
+        ...
+
+    async def list_audit_events(
+        self, partner_id: str, query: AuditQuery, page: PageRequest
+    ) -> Page[AuditEvent] | None:
+        """The partner's entries matching ``query`` by ``(created_at, id)``; None when
+        ``page.starting_after`` is not one of its entries."""
+        ...
+
+    async def scan_audit_events(
+        self, partner_id: str, query: AuditQuery, *, after: tuple[int, str] | None, limit: int
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` of the partner's entries matching ``query`` after ``(created_at,
+        id)`` ``after`` (None: from the first), oldest first; no count, no cursor lookup."""
+        ...
+
+    async def partner_of_audited_object(self, object_id: str, *, type: str) -> str | None:
+        """The partner of an entry of ``type`` about ``object_id`` (the trail outlives the
+        object: a deleted partner's session is still attributed); None if there is none."""
+        ...
+
+
 class Repositories(
     PartnerRepository,
     CustomerSessionRepository,
@@ -447,6 +533,7 @@ class Repositories(
     PartnerApiKeyRepository,
     WebhookRepository,
     HostedPageRepository,
+    AuditEventRepository,
     Protocol,
 ):
     """Everything the domain may ask of the store: one protocol per resource, composed here."""

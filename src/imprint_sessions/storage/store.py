@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from imprint_sessions.storage.api_keys import PartnerApiKeys
 from imprint_sessions.storage.applications import Applications
+from imprint_sessions.storage.audit_events import AuditEvents
 from imprint_sessions.storage.client import ClientSessions
 from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
 from imprint_sessions.storage.customer_sessions import CustomerSessions
@@ -38,6 +39,7 @@ class SqlRepositories(
     HostedPage,
     Webhooks,
     Sandboxes,
+    AuditEvents,
 ):
     """Every repository, over one runner (autocommit, or one unit of work's transaction)."""
 

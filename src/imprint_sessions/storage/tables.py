@@ -267,3 +267,27 @@ idempotency_keys = sa.Table(
     sa.PrimaryKeyConstraint("partner_id", "key"),
     sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+
+# The audit trail (migration 0008): who did what to a partner's account, when and from where.
+# Append-only in the schema: triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+# ``partner_id`` has no foreign key on purpose: a deleted partner's trail outlives it. Never a
+# secret: ids, types, display prefixes and reasons only (no URL either: a deleted webhook
+# endpoint's URL is erased, and could carry a token).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("partner_id", Id, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),  # api_key.created, customer_session.exchanged, ...
+    sa.Column("actor_type", sa.Text, nullable=False),  # api_key | client | cli | system
+    sa.Column("actor_id", Id, nullable=True),  # the API key's id
+    sa.Column("actor_display", sa.Text, nullable=True),  # its display prefix; the operator's login
+    sa.Column("request_id", sa.Text, nullable=True),
+    sa.Column("client_address", sa.Text, nullable=True),
+    sa.Column("object_type", sa.Text, nullable=False),  # api_key, customer_session, ...
+    sa.Column("object_id", Id, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),  # a small JSON object (a refusal's reason)
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_audit_events_partner_id_created_at", "partner_id", "created_at", "id"),
+    sa.Index("ix_audit_events_object_id", "object_id"),
+)

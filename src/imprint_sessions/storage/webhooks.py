@@ -18,11 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
+from imprint_sessions.storage.audit_events import record_with
 from imprint_sessions.storage.dialect import WRITABLE_CTES, TextList, id_text, in_texts
 from imprint_sessions.storage.paging import Pager
 from imprint_sessions.storage.records import (
     ClaimedDelivery,
     DeliveryOutcome,
+    NewAuditEvent,
     Page,
     PageRequest,
     WebhookAttempt,
@@ -93,11 +95,12 @@ def _partner(partner_id: str | None) -> tuple[bool, dict[str, Any]]:
 _not_deleted = ep.status != lit("deleted")
 
 
-def _endpoint_update(values: dict[str, Any], returning: bool = True) -> dict[bool, Statement]:
+def _endpoint_update(
+    values: dict[str, Any], returning: tuple[Any, ...] = _ENDPOINT_COLUMNS
+) -> dict[bool, Statement]:
     def build(scoped: bool) -> Any:
         where = [ep.id == bp("id"), _not_deleted, *_of_partner(webhook_endpoints, scoped)]
-        update = sa.update(webhook_endpoints).where(*where).values(values)
-        return update.returning(*_ENDPOINT_COLUMNS) if returning else update
+        return sa.update(webhook_endpoints).where(*where).values(values).returning(*returning)
 
     return _scoped(build)
 
@@ -117,6 +120,14 @@ _LIST_ENDPOINTS = Statement(
     .order_by(ep.created_at, ep.id)
 )
 _GET_ENDPOINT = _select_scoped(webhook_endpoints, _ENDPOINT_COLUMNS, _not_deleted)
+# Whether a disable changes anything (only then is it audited): the status it had, locked.
+_STATUS_FOR_UPDATE = _scoped(
+    lambda scoped: (
+        sa.select(ep.status)
+        .where(ep.id == bp("id"), _not_deleted, *_of_partner(webhook_endpoints, scoped))
+        .with_for_update()
+    )
+)
 _DISABLE = _endpoint_update({"status": lit("disabled"), "updated_at": bp("now")})
 _ROTATE = _endpoint_update(
     {
@@ -145,7 +156,7 @@ _TOMBSTONE = _endpoint_update(
         "secret_key_id": lit(""),
         "updated_at": bp("now"),
     },
-    returning=False,
+    returning=(id_text(ep.partner_id).label("partner_id"),),
 )
 # Dropping the lease too: a worker holding one can no longer record its attempt as delivered.
 _CANCEL_PENDING = Statement(
@@ -325,10 +336,17 @@ def _claimed(row: Row, lease_token: str) -> ClaimedDelivery:
 
 class Webhooks(Repository):
     # -- endpoints ------------------------------------------------------------------------------
-    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None:
+    async def create_webhook_endpoint(
+        self, endpoint: WebhookEndpoint, *, audit: NewAuditEvent | None = None
+    ) -> None:
         values = {field.name: getattr(endpoint, field.name) for field in fields(endpoint)}
         values["event_types"] = json.dumps(list(endpoint.event_types))
-        await self._db.count(_INSERT_ENDPOINT, **values)
+
+        async def create(x: Executor) -> None:
+            await x.count(_INSERT_ENDPOINT, **values)
+            await record_with(x, audit, partner_id=endpoint.partner_id)
+
+        await self._db.transaction(create)
 
     async def list_webhook_endpoints(self, partner_id: str) -> list[WebhookEndpoint]:
         rows = await self._db.all(_LIST_ENDPOINTS, partner_id=partner_id)
@@ -342,21 +360,41 @@ class Webhooks(Repository):
         return _endpoint(dict(row)) if row else None
 
     async def disable_webhook_endpoint(
-        self, endpoint_id: str, *, partner_id: str | None, now: int
+        self,
+        endpoint_id: str,
+        *,
+        partner_id: str | None,
+        now: int,
+        audit: NewAuditEvent | None = None,
     ) -> WebhookEndpoint | None:
         scoped, params = _partner(partner_id)
-        row = await self._db.one(_DISABLE[scoped], id=endpoint_id, now=now, **params)
+
+        async def disable(x: Executor) -> Row | None:
+            before = await x.one(_STATUS_FOR_UPDATE[scoped], id=endpoint_id, **params)
+            row = await x.one(_DISABLE[scoped], id=endpoint_id, now=now, **params)
+            if row is not None and before is not None and before["status"] != "disabled":
+                await record_with(x, audit, partner_id=row["partner_id"])
+            return row
+
+        row = await self._db.transaction(disable)
         return _endpoint(dict(row)) if row else None
 
     async def delete_webhook_endpoint(
-        self, endpoint_id: str, *, partner_id: str | None, now: int
+        self,
+        endpoint_id: str,
+        *,
+        partner_id: str | None,
+        now: int,
+        audit: NewAuditEvent | None = None,
     ) -> bool:
         scoped, params = _partner(partner_id)
 
         async def delete(x: Executor) -> bool:
-            if await x.count(_TOMBSTONE[scoped], id=endpoint_id, now=now, **params) != 1:
+            deleted = await x.one(_TOMBSTONE[scoped], id=endpoint_id, now=now, **params)
+            if deleted is None:
                 return False
             await x.count(_CANCEL_PENDING, id=endpoint_id, now=now)
+            await record_with(x, audit, partner_id=deleted["partner_id"])
             return True
 
         return await self._db.transaction(delete)
@@ -369,16 +407,24 @@ class Webhooks(Repository):
         secret_key_id: str,
         previous_expires_at: int,
         now: int,
+        audit: NewAuditEvent | None = None,
     ) -> WebhookEndpoint | None:
         scoped, params = _partner(partner_id)
-        row = await self._db.one(
-            _ROTATE[scoped],
-            id=endpoint_id,
-            secret_key_id=secret_key_id,
-            previous_expires_at=previous_expires_at,
-            now=now,
-            **params,
-        )
+
+        async def rotate(x: Executor) -> Row | None:
+            row = await x.one(
+                _ROTATE[scoped],
+                id=endpoint_id,
+                secret_key_id=secret_key_id,
+                previous_expires_at=previous_expires_at,
+                now=now,
+                **params,
+            )
+            if row is not None:
+                await record_with(x, audit, partner_id=row["partner_id"])
+            return row
+
+        row = await self._db.transaction(rotate)
         return _endpoint(dict(row)) if row else None
 
     # -- events and deliveries ------------------------------------------------------------------
@@ -410,8 +456,14 @@ class Webhooks(Repository):
 
         await self._db.transaction(insert)
 
-    async def insert_webhook_delivery(self, delivery: WebhookDelivery) -> None:
-        await self._db.count(_INSERT_DELIVERY, **_delivery_params(delivery))
+    async def insert_webhook_delivery(
+        self, delivery: WebhookDelivery, *, audit: NewAuditEvent | None = None
+    ) -> None:
+        async def insert(x: Executor) -> None:
+            await x.count(_INSERT_DELIVERY, **_delivery_params(delivery))
+            await record_with(x, audit, partner_id=delivery.partner_id)
+
+        await self._db.transaction(insert)
 
     async def list_webhook_events(
         self, partner_id: str, page: PageRequest

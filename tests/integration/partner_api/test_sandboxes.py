@@ -17,8 +17,10 @@ from imprint_sessions.storage.tables import metadata
 
 SANDBOXES = "/v2/test_helpers/sandboxes"
 NOWHERE = "00000000-0000-4000-8000-000000000000"
-# Every table a partner's data lives in (the wipe is derived from the schema; so is this check).
-OWNED = [t.name for t in metadata.sorted_tables if "partner_id" in t.c and t.name != "api_keys"]
+# Every table a partner's data lives in (the wipe is derived from the schema; so is this check),
+# but its keys and its audit trail, which is append-only and outlives what it records.
+KEPT = {"api_keys", "audit_events"}
+OWNED = [t.name for t in metadata.sorted_tables if "partner_id" in t.c and t.name not in KEPT]
 
 
 async def create(h: Harness, key: str, **body: Any) -> httpx.Response:
@@ -162,6 +164,7 @@ async def test_a_deleted_sandbox_is_gone_and_its_key_stops_working(
     assert deleted.json() == {"id": sandbox["id"], "deleted": True}
     assert (await harness.client.get("/v2/customers", auth=auth)).status_code == 401
     assert sum(inspector.count(table, sandbox["id"]) for table in OWNED) == 0
+    assert inspector.count("audit_events", sandbox["id"]) > 0  # the trail stays
     assert (await harness.client.get(SANDBOXES, auth=(parent_key, ""))).json()["total"] == 0
     again = await harness.client.delete(f"{SANDBOXES}/{sandbox['id']}", auth=(parent_key, ""))
     assert again.status_code == 404
