@@ -26,6 +26,7 @@ import pytest
 import coverage_floor
 import leaks
 import sweep_across_workers
+import xdist_groups
 from imprint_sessions.app import create_app
 from imprint_sessions.clock import ManualClock
 from imprint_sessions.config import Settings
@@ -203,6 +204,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     sweep_across_workers.pass_dir_to_worker(node)
+    xdist_groups.pass_dir_to_worker(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` that honours ``xdist_group`` marks (see tests/xdist_groups.py)."""
+    return xdist_groups.make_scheduler(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker sends the collection to the controller
+def pytest_collection_finish(session: pytest.Session) -> None:
+    xdist_groups.record_collection(session.config, session.items)
 
 
 @pytest.hookimpl(tryfirst=True)

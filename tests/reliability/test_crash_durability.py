@@ -430,6 +430,9 @@ def _deployment(tmp_path: Path, database_url: str | None = None) -> Iterator[Dep
                     _REGISTRY.extra_logs.append(server.stderr())
 
 
+# The load tests' work is in the server processes they start (never measured): a tracer here would
+# only slow their 16 clients, which are most of this process's CPU.
+@pytest.mark.no_cover
 def test_sigkills_under_load_on_sqlite_lose_no_acknowledged_session(tmp_path: Path) -> None:
     with _deployment(tmp_path) as deployment:
         outcome = _run_load(deployment, crash_database=None)
@@ -440,6 +443,7 @@ def test_sigkills_under_load_on_sqlite_lose_no_acknowledged_session(tmp_path: Pa
         _print_figures("SQLite", outcome, report, crashes=outcome.kills)
 
 
+@pytest.mark.no_cover  # a load test (see above)
 def test_sigkills_and_a_postgres_crash_under_load_lose_no_acknowledged_session(
     tmp_path: Path, pg_cluster: PgCluster
 ) -> None:

@@ -287,6 +287,9 @@ def deployment(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[Deployment]:
                 server.stop()  # its stderr joins the leak registry
 
 
+# Its work is in the server processes it starts (never measured): a tracer here would only slow
+# its load clients.
+@pytest.mark.no_cover
 def test_database_outages_under_load_answer_200_or_quick_503_and_recover(
     deployment: Deployment, pg_cluster: PgCluster
 ) -> None:

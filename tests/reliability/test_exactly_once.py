@@ -175,7 +175,10 @@ def start_two_workers(deployment: Deployment) -> tuple[Server, str]:
     return server, server.api_key()
 
 
+# The load tests' work is in the server processes they start (never measured): a tracer here would
+# only slow their clients, which are most of this process's CPU.
 @pytest.mark.slow
+@pytest.mark.no_cover
 async def test_two_hundred_simultaneous_exchanges_per_secret_succeed_exactly_once(
     deployment: Deployment, backend: str
 ) -> None:
@@ -221,6 +224,7 @@ async def test_two_hundred_simultaneous_exchanges_per_secret_succeed_exactly_onc
 
 
 @pytest.mark.slow
+@pytest.mark.no_cover  # a load test (see above)
 async def test_racy_exchange_switch_lets_a_secret_succeed_twice(
     deployment: Deployment, backend: str
 ) -> None:
