@@ -138,8 +138,12 @@ def create_session_script(db_url: str, template_id: str, scenario: str) -> tuple
     header, pcid = _PCID[scenario]
 
     def choose(_n: int, name: str) -> str | None:
-        if name == "id" or name.endswith(".id"):
+        if name in ("id", "audit.id", "audit.object_id") or name.endswith(".id"):
             return "gen_random_uuid()"
+        if name == "audit.type":
+            return "'customer_session.created'"
+        if name in statements.AUDIT_VALUES:
+            return statements.AUDIT_VALUES[name]
         return pcid if name == "partner_customer_id" else None
 
     types = param_types(db_url, statement.sql)
@@ -169,9 +173,15 @@ def exchange_script(
     statement = statements.consume_session_statement()
 
     def choose(_n: int, name: str) -> str | None:
-        if name == "id":
+        if name in ("id", "audit.object_id"):
             return pools.pg_id_sql(salt, ":n")
-        return ":now" if name == "now" else None
+        if name == "audit.id":
+            return "gen_random_uuid()"
+        if name == "audit.type":
+            return "'customer_session.exchanged'"
+        if name in statements.AUDIT_VALUES:
+            return statements.AUDIT_VALUES[name]
+        return ":now" if name in ("now", "audit.created_at") else None
 
     types = param_types(db_url, statement.sql)
     sql, defines = fill(statement, types, choose, template_values(db_url, template_id))

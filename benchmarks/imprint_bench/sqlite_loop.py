@@ -70,6 +70,28 @@ def _new_session(template: dict[str, dict[str, Any]]) -> Any:
     return NewCustomerSession(**fields)
 
 
+def _audit_entry(new: Any) -> Any:
+    """The audit entry the partner API writes with the session (an API key's, over HTTP)."""
+    from imprint_sessions.domain import audit
+    from imprint_sessions.storage.records import AuditContext
+
+    actor = AuditContext(
+        actor_type="api_key",
+        actor_id="7C3F5E0B-9E4A-4F3B-9B8E-2D8A1C6B5E4F",
+        actor_display="isk_test_bnch",
+        request_id="req_0123456789abcdef01234567",
+        client_address="127.0.0.1",
+    )
+    return audit.new_event(
+        actor,
+        type=audit.CUSTOMER_SESSION_CREATED,
+        object_type="customer_session",
+        object_id=new.id,
+        at=new.created_at,
+        partner_id=new.partner_id,
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--db", type=Path, required=True)
@@ -104,7 +126,7 @@ def main() -> int:
             partner_customer_id=pcid,
             new_customer=dataclasses.replace(base.new_customer, id=str(uuid.uuid4()).upper()),
         )
-        drive(repos.create_customer_session(new))
+        drive(repos.create_customer_session(new, audit=_audit_entry(new)))
 
     def retrieve() -> None:
         found = drive(

@@ -109,15 +109,23 @@ class _Sentinels:
         return Statement(" ".join(sql.split()), params)
 
 
+def _audit_entry(s: _Sentinels) -> Any:
+    """The audit entry the partner API hands the repository with the action (``audit.*``)."""
+    from imprint_sessions.storage.records import AuditContext, NewAuditEvent
+
+    return s.record(NewAuditEvent, "audit.", context=s.record(AuditContext, "audit."))
+
+
 def create_session_statement() -> Statement:
-    """What the service sends to create a session for a partner_customer_id (found or new)."""
+    """What the service sends to create a session for a partner_customer_id (found or new),
+    with its audit entry."""
     from imprint_sessions.storage.records import NewCustomer, NewCustomerSession
 
     s = _Sentinels()
     customer = s.record(NewCustomer, "new_customer.")
     new = s.record(NewCustomerSession, new_customer=customer, customer_id=None)
     new = dataclasses.replace(new, partner_customer_id=s.text("partner_customer_id"))
-    sql, args = _first_statement("create_customer_session", new)
+    sql, args = _first_statement("create_customer_session", new, audit=_audit_entry(s))
     return s.statement(sql, args, "create-session")
 
 
@@ -135,8 +143,23 @@ def get_session_statement() -> Statement:
 def consume_session_statement() -> Statement:
     """What the service sends to redeem a client_secret (POST /v2/client/exchange)."""
     s = _Sentinels()
-    sql, args = _first_statement("consume_customer_session", s.text("id"), now=s.number("now"))
+    sql, args = _first_statement(
+        "consume_customer_session", s.text("id"), now=s.number("now"), audit=_audit_entry(s)
+    )
     return s.statement(sql, args, "exchange")
+
+
+# The audit entry's fields a benchmark fills with what the partner API writes (the others are
+# ids, the template session's partner and time, or the run's own).
+AUDIT_VALUES = {
+    "audit.actor_type": "'api_key'",
+    "audit.actor_id": "'7C3F5E0B-9E4A-4F3B-9B8E-2D8A1C6B5E4F'",
+    "audit.actor_display": "'isk_test_bnch'",
+    "audit.request_id": "'req_0123456789abcdef01234567'",
+    "audit.client_address": "'127.0.0.1'",
+    "audit.object_type": "'customer_session'",
+    "audit.details_json": "'{}'",
+}
 
 
 def column_of(field: str) -> tuple[str, str]:
@@ -146,4 +169,6 @@ def column_of(field: str) -> tuple[str, str]:
     table = "s"
     if field.startswith("new_customer."):
         table, field = "c", field.removeprefix("new_customer.")
+    # The audit entry's partner and time are its session's.
+    field = field.removeprefix("audit.")
     return table, field.removesuffix("_json")

@@ -119,8 +119,8 @@ def test_the_exchange_with_its_entry_is_one_statement_on_postgresql() -> None:
     assert "INSERT INTO audit_events" in sql
 
 
-def test_without_an_entry_the_hot_paths_send_the_same_single_statement_as_before() -> None:
-    """What the benchmarks measure (``benchmarks/imprint_bench/statements.py``) still works."""
+def test_without_an_entry_the_hot_paths_send_their_plain_single_statement() -> None:
+    """A repository call with no entry (a test writing rows of its own) writes none."""
     (create,) = sent_by("create_customer_session", new_session(partner_customer_id="CUST_1"))
     (consume,) = sent_by("consume_customer_session", SESSION_ROW["id"], now=1)
     assert "audit_events" not in create + consume
