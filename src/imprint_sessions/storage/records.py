@@ -393,3 +393,31 @@ class DeliveryOutcome:
     last_attempt_at: int | None
     last_error: str | None
     updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A sandbox test fault a partner declared (``domain/faults.py`` says what each kind does)."""
+
+    id: str
+    partner_id: str
+    kind: str
+    operation: str | None
+    status: int | None
+    retry_after: int | None
+    delay_ms: int | None
+    endpoint_id: str | None
+    outcome: str | None
+    times: int | None  # None: until deleted
+    remaining: int | None  # how many more requests it applies to; None: until deleted
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class FaultTarget:
+    """What one live fault applies to: the per-process index of who has faults (no details)."""
+
+    partner_id: str
+    kind: str
+    operation: str | None
+    endpoint_id: str | None
