@@ -183,6 +183,9 @@ class FaultInjector:
         if value is not None:
             await perform(parse_fault_header(value), operation=operation)
             return
+        targets = self.index.current()
+        if targets is not None and operation not in targets.operations.get(partner_id, ()):
+            return  # the common case, decided without a coroutine or a query
         fault = await faults.consume_operation_fault(
             repos, self.index, partner_id=partner_id, operation=operation
         )
