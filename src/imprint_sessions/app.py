@@ -25,6 +25,7 @@ from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
+from imprint_sessions.fault_injection import ConnectionDropMiddleware
 from imprint_sessions.hosted import routes as hosted_routes
 from imprint_sessions.hot_paths import HotPathMiddleware
 from imprint_sessions.json_body import publish_body_schemas
@@ -42,6 +43,7 @@ from imprint_sessions.partner_api import (
     payment_methods,
     sandboxes,
     simulate_application,
+    test_helpers,
 )
 from imprint_sessions.partner_api import webhooks as partner_webhooks
 from imprint_sessions.partner_api.openapi import add_partner_api_openapi
@@ -186,8 +188,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
-def _install_openapi(app: FastAPI) -> None:
-    """Add what FastAPI cannot infer: the raw-bytes request body and both auth schemes."""
+def _install_openapi(app: FastAPI, *, sandbox: bool) -> None:
+    """Add what FastAPI cannot infer: the raw-bytes request body and both auth schemes (and, in
+    the sandbox, the test-fault header and the statuses it forces)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -216,6 +219,8 @@ def _install_openapi(app: FastAPI) -> None:
                     operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
         add_client_api_openapi(spec)  # its own credential
         add_partner_api_openapi(spec)  # no FastAPI 422 on /v2/
+        if sandbox:
+            test_helpers.add_test_helpers_openapi(spec)  # Imprint-Test-Fault, what it forces
         complete_served_contract(spec)  # bodies' requiredness, response headers, links, webhooks
         app.openapi_schema = spec
         return spec
@@ -262,6 +267,9 @@ def create_app(
                     box=app.state.services.box,
                     clock=app.state.services.clock,
                     targets=app.state.services.webhook_targets,
+                    fault_index=(
+                        app.state.services.faults.index if app.state.services.faults else None
+                    ),
                 ),
                 database_url=database_url or settings.resolved_database_url,
             )
@@ -284,7 +292,7 @@ def create_app(
         lifespan=lifespan,
     )
     _install_error_handlers(app)
-    _install_openapi(app)
+    _install_openapi(app, sandbox=settings.sandbox)
     app.include_router(customer_sessions.router)
     app.include_router(partner_webhooks.router)
     app.include_router(simulate_application.router)
@@ -294,6 +302,8 @@ def create_app(
     app.include_router(payment_methods.router)
     app.include_router(keys.router)
     app.include_router(audit_events.router)
+    if settings.sandbox:  # production: a 404 like any unknown path, and absent from the spec
+        app.include_router(test_helpers.router)
     app.include_router(ops.router)
     app.include_router(hosted_routes.router)
     app.include_router(client_api_routes.router)
@@ -306,6 +316,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes, render_error=render_error
     )
+    if settings.sandbox:  # test faults may drop a connection (fault_injection.py)
+        app.add_middleware(ConnectionDropMiddleware)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     return app
 

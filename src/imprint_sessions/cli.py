@@ -935,3 +935,124 @@ def audit_export(
     exported = _with_database(work)
     if output is not None:
         typer.echo(f"exported {exported} audit events to {output}", err=True)
+
+
+# -- faults (sandbox test helpers) ----------------------------------------------------------------
+faults_app = typer.Typer(
+    help="Sandbox test faults: make a partner's requests, webhook deliveries or hosted-page "
+    "starts fail on purpose (every serve process applies them within a second)."
+)
+app.add_typer(faults_app, name="faults")
+PartnerOption = Annotated[str, typer.Option("--partner", help="The partner's id.")]
+
+
+def _sandbox_faults(settings: Settings) -> None:
+    if not settings.sandbox:
+        raise ImprintError("faults: sandbox only (IMPRINT_ENV=sandbox), none in production")
+
+
+def _fault_line(fault: dict[str, Any]) -> str:
+    what = fault.get("operation") or fault.get("endpoint_id") or fault.get("outcome")
+    extra = [f"{k}={fault[k]}" for k in ("status", "retry_after", "delay_ms") if k in fault]
+    uses = "until deleted" if "remaining" not in fault else f"{fault['remaining']} left"
+    return "  ".join(str(part) for part in (fault["id"], fault["kind"], what, *extra, uses) if part)
+
+
+@faults_app.command("add")
+def faults_add(
+    partner: PartnerOption,
+    kind: Annotated[
+        str,
+        typer.Option("--kind", help="error, delay, drop, webhook_failure or hosted_outcome."),
+    ],
+    operation: Annotated[
+        str | None,
+        typer.Option("--operation", help="The operationId (error, delay, drop): createSession..."),
+    ] = None,
+    status: Annotated[int | None, typer.Option("--status", help="429, 500 or 503 (error).")] = None,
+    retry_after: Annotated[
+        int | None, typer.Option("--retry-after", help="Retry-After of a 429 or 503 (seconds).")
+    ] = None,
+    delay_ms: Annotated[
+        int | None, typer.Option("--delay-ms", help="Wait first (delay; error and drop too).")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="A webhook endpoint's id (webhook_failure).")
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option("--outcome", help="IN_PROGRESS or ERROR:<error_code> (hosted_outcome)."),
+    ] = None,
+    times: Annotated[
+        int | None, typer.Option("--times", help="How many requests it applies to (default 1).")
+    ] = None,
+    until_deleted: Annotated[
+        bool, typer.Option("--until-deleted", help="Apply until deleted (instead of --times).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Declare a fault for a partner's own traffic (as POST /v2/test_helpers/faults does)."""
+    from imprint_sessions.domain import faults as faults_domain
+    from imprint_sessions.wire.test_helpers import FAULT
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        _sandbox_faults(settings)
+        repos = database.repositories
+        found = await _existing_partner(repos, partner)
+        fault = await faults_domain.declare_fault(
+            repos,
+            clock=SystemClock(),
+            partner_id=found.id,
+            declaration=faults_domain.FaultDeclaration(
+                kind=kind,
+                operation=operation,
+                status=status,
+                retry_after=retry_after,
+                delay_ms=delay_ms,
+                endpoint_id=endpoint,
+                outcome=outcome,
+                times=times,
+                until_deleted=until_deleted or None,
+            ),
+        )
+        loaded: dict[str, Any] = json.loads(FAULT(fault))
+        return loaded
+
+    created = _with_database(work)
+    typer.echo(json.dumps(created) if as_json else f"created fault {_fault_line(created)}")
+
+
+@faults_app.command("list")
+def faults_list(partner: PartnerOption, as_json: JsonFlag = False) -> None:
+    """List a partner's faults, oldest first, with the uses each has left."""
+    from imprint_sessions.domain import faults as faults_domain
+    from imprint_sessions.wire.test_helpers import FAULT
+
+    async def work(database: Database, settings: Settings) -> list[dict[str, Any]]:
+        _sandbox_faults(settings)
+        repos = database.repositories
+        found = await _existing_partner(repos, partner)
+        listed = await faults_domain.list_faults(repos, partner_id=found.id)
+        return [json.loads(FAULT(fault)) for fault in listed]
+
+    found = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps(found))
+    for fault in [] if as_json else found:
+        typer.echo(_fault_line(fault))
+
+
+@faults_app.command("delete")
+def faults_delete(fault_id: str, partner: PartnerOption, as_json: JsonFlag = False) -> None:
+    """Delete one of a partner's faults."""
+    from imprint_sessions.domain import faults as faults_domain
+
+    async def work(database: Database, settings: Settings) -> dict[str, Any]:
+        _sandbox_faults(settings)
+        repos = database.repositories
+        found = await _existing_partner(repos, partner)
+        deleted = await faults_domain.delete_fault(repos, partner_id=found.id, fault_id=fault_id)
+        return {"id": deleted.id, "deleted": True}
+
+    deleted = _with_database(work)
+    typer.echo(json.dumps(deleted) if as_json else f"deleted fault {deleted['id']}")

@@ -274,3 +274,20 @@ class ApiKeyConflict(Conflict):
 
     def __init__(self, message: str) -> None:
         super().__init__("KEY_CONFLICT_ERROR", message)
+
+
+# -- sandbox test helpers (issue 16) ---------------------------------------------------------------
+
+
+class FaultNotFound(NotFound):
+    def __init__(self, fault_id: str) -> None:
+        super().__init__(
+            "FAULT_NOT_FOUND_ERROR", f"Fault not found for provided ID: {fault_id}", "fault_id"
+        )
+
+
+class ForcedServerError(ImprintError):
+    """500 answered on purpose: a sandbox test fault, in the body every 500 has."""
+
+    status = 500
+    error = "Internal Server Error"

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imprint_sessions.client_api.exchange import exchange
 from imprint_sessions.errors import ImprintError
+from imprint_sessions.fault_injection import OPERATION_SCOPE_KEY
 from imprint_sessions.partner_api.auth import (
     MERCHANT_KEY_HEADER,
     authenticate_partner,
@@ -56,6 +57,14 @@ async def _create_session(request: Request, services: Services) -> Response:
 async def _get_session(request: Request, services: Services) -> Response:
     principal = await authenticate_partner(request, services)
     return await get_session(request.scope["path"][len(_SESSION_PREFIX) :], services, principal)
+
+
+# The routes' operationIds (sandbox test faults name them).
+_OPERATION_IDS: dict[Handler, str] = {
+    _create_session: "createSession",
+    _get_session: "getSession",
+    exchange: "exchangeClientSecret",
+}
 
 
 def _handler(scope: Scope) -> Handler | None:
@@ -92,6 +101,7 @@ class HotPathMiddleware:
         if handler is None:
             await self.app(scope, receive, send)
             return
+        scope[OPERATION_SCOPE_KEY] = _OPERATION_IDS[handler]  # no route names it here
         request = Request(scope, receive, send)
         services: Services = scope["app"].state.services
         try:

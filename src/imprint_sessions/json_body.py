@@ -99,9 +99,19 @@ def into_record(model: type[M], record: type[R]) -> Callable[[M], R]:
 
 
 def publish_body_schemas(spec: dict[str, Any]) -> None:
-    """Every declared body's schema (and the schemas it refers to) in ``spec``'s components."""
+    """Every declared body's schema (and the schemas it refers to) in ``spec``'s components,
+    for the bodies of the operations ``spec`` serves (a router not mounted, such as the
+    sandbox's test helpers in production, publishes nothing)."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    served = {
+        operation["requestBody"]["content"][_JSON]["schema"]["$ref"].rsplit("/", 1)[1]
+        for item in spec.get("paths", {}).values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "requestBody" in operation
+    }
     for name, model in _DECLARED.items():
+        if name not in served:
+            continue
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for nested, definition in schema.pop("$defs", {}).items():
             schemas.setdefault(nested, definition)

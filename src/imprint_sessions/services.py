@@ -18,6 +18,7 @@ from imprint_sessions.domain.decisions import (
 )
 from imprint_sessions.domain.origins import OriginPolicy, normalise_origin
 from imprint_sessions.domain.phone_verification import OtpSender, UnconfiguredOtpSender
+from imprint_sessions.fault_injection import FaultInjector
 from imprint_sessions.ratelimit import RateLimiter
 from imprint_sessions.storage.db import Database
 from imprint_sessions.webhooks.targets import TargetPolicy
@@ -37,10 +38,13 @@ class Services:
     origin_policy: OriginPolicy = field(init=False)
     # Which webhook URLs may be registered (tests may replace it with a stub resolver's).
     webhook_targets: TargetPolicy = field(init=False)
+    # Sandbox test faults (``fault_injection.py``); None in production, where none ever apply.
+    faults: FaultInjector | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = ApiKeyAuthenticator(self.box)
         self.webhook_targets = TargetPolicy.for_settings(self.settings)
+        self.faults = FaultInjector() if self.settings.sandbox else None
         self.decision_engine = build_decision_engine(self.settings, self.clock)
         self.otp_sender = (
             WebhookOtpSender(self.settings.otp_sender_url)

@@ -117,11 +117,76 @@ def _fix_values(node: Any) -> None:
             _fix_values(value)
 
 
+# The sandbox's test faults (``/v2/test_helpers/faults``): the fields each kind takes, beyond
+# what the flat body's schema can say (tests/integration/partner_api/test_faults_api.py).
+_FAULT_FIELDS = {
+    "error": {"operation", "status", "retry_after", "delay_ms"},
+    "delay": {"operation", "delay_ms"},
+    "drop": {"operation", "delay_ms"},
+    "webhook_failure": {"endpoint_id"},
+    "hosted_outcome": {"outcome"},
+}
+_FAULT_HEADER = "imprint-test-fault"
+
+
+def _valid_fault(body: dict[str, Any]) -> None:
+    """A positive fault declaration as its kind needs it (the fault is deleted after the call,
+    by ``after_call``, before it can touch another request)."""
+    takes = _FAULT_FIELDS.get(body.get("kind", ""))
+    if takes is None:
+        return
+    for name in ("operation", "status", "retry_after", "delay_ms", "endpoint_id", "outcome"):
+        if name not in takes:
+            body.pop(name, None)
+    if "operation" in takes:
+        body.setdefault("operation", "getSession")
+    if "status" in takes:
+        body.setdefault("status", 503)
+        if body["status"] == 500:
+            body.pop("retry_after", None)
+    if body["kind"] == "delay":
+        body.setdefault("delay_ms", 1)
+    if "endpoint_id" in takes:
+        body["endpoint_id"] = _PATH_IDS["endpoint_id"]  # one of the caller's
+    if "outcome" in takes:
+        body.setdefault("outcome", "IN_PROGRESS")
+    if body.get("until_deleted") is True:
+        body.pop("times", None)
+
+
+def _valid_fired_event(body: dict[str, Any]) -> None:
+    """A positive fireWebhookEvent body as its type needs it, for a customer named once."""
+    if body.get("type") == "APPLICATION":
+        for name in ("payment_method_id", "previous_status", "new_status"):
+            body.pop(name, None)
+        body.setdefault("status", "REJECTED")
+    elif body.get("type") == "PAYMENT_METHOD":
+        body.pop("status", None)
+        body.setdefault("new_status", "ACTIVE")
+    if ("customer_id" not in body and "partner_customer_id" not in body) or next(_ALTERNATE):
+        body.pop("partner_customer_id", None)
+        body["customer_id"] = _PATH_IDS["customer_id"]
+
+
+@schemathesis.hook
+def after_call(context: Any, case: Any, response: Any) -> None:
+    """Whatever a generated request made of a test fault is deleted at once, in every mode."""
+    operation_id = case.operation.definition.raw.get("operationId")
+    if operation_id == "createFault" and response.status_code == 200:
+        fault_id = json.loads(response.content)["id"]
+        _call("DELETE", f"/v2/test_helpers/faults/{fault_id}", os.environ["IMPRINT_ST_API_KEY"])
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if not _positive(case):
         return
     operation_id = case.operation.definition.raw.get("operationId")
+    # A valid test-fault header does what it says (drops the connection, answers 500): a
+    # positive request goes without one. Negative cases keep theirs, to be refused (400).
+    if case.headers is not None:
+        for name in [n for n in case.headers if n.lower() == _FAULT_HEADER]:
+            del case.headers[name]
     # A key is for one body only (a 422 for another; tests/integration/test_idempotency.py).
     if case.headers is not None:
         for name in [n for n in case.headers if n.lower() == "idempotency-key"]:
@@ -152,6 +217,10 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         # otherwise; tests/integration/test_create_customer_session.py).
         if "customer_id" in body and "partner_customer_id" in body:
             del body["partner_customer_id"]
+        if operation_id == "createFault":
+            _valid_fault(body)
+        if operation_id == "fireWebhookEvent":
+            _valid_fired_event(body)
         if operation_id == "simulateApplication" and next(_ALTERNATE):
             body.pop("partner_customer_id", None)
             body["customer_id"] = _PATH_IDS["customer_id"]

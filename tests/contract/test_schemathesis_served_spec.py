@@ -51,6 +51,10 @@ ERROR_ENVELOPE_KEYS = {"path", "details", "error", "status", "timestamp"}
 # The only operations anyone may call without a credential.
 PUBLIC_OPERATIONS = {"GET /healthz", "GET /readyz", "POST /v2/client/exchange"}
 CUSTOMER = "served-spec-customer"
+# The sandbox's test-fault header does what it says (drops a connection, answers 500): it is not
+# generated here (tests/integration/partner_api/test_forced_errors.py covers it on every
+# operation), and a fault a generated request declares is deleted at once (``_undo``).
+FAULT_HEADER = "Imprint-Test-Fault"
 TESTS_DIR = Path(__file__).resolve().parents[1]
 DELIVERY_TIMEOUT_SECONDS = 20.0
 
@@ -120,7 +124,8 @@ def _security(operation: Operation) -> set[str]:
 def _takes_input(operation: Operation) -> bool:
     """Whether negative generation has anything to break besides the credential."""
     raw = operation.definition.raw
-    return bool(raw.get("parameters")) or "requestBody" in raw
+    parameters = [p for p in raw.get("parameters", []) if p["name"] != FAULT_HEADER]
+    return bool(parameters) or "requestBody" in raw
 
 
 def _delivered(served: Served, deliveries: str, event_id: str, endpoint_id: str) -> str:
@@ -192,6 +197,16 @@ def _tour(served: Served) -> None:
     deleted = step("POST", "/v2/webhook_endpoints", {"url": "http://127.0.0.1:9/deleted"})
     step("DELETE", "/v2/webhook_endpoints/{endpoint_id}", endpoint_id=deleted["id"])
 
+    # Sandbox test helpers: faults that touch nothing the runs call (a hosted-page outcome),
+    # one listed and deleted, one kept as a real id; and an event fired for the customer.
+    outcome = {"kind": "hosted_outcome", "outcome": "IN_PROGRESS"}
+    doomed_fault = step("POST", "/v2/test_helpers/faults", outcome)
+    kept_fault = step("POST", "/v2/test_helpers/faults", outcome)
+    step("GET", "/v2/test_helpers/faults")
+    step("DELETE", "/v2/test_helpers/faults/{fault_id}", fault_id=doomed_fault["id"])
+    fired = {"type": "APPLICATION", "customer_id": customer_id, "status": "REJECTED"}
+    step("POST", "/v2/test_helpers/webhook_events", fired)
+
     # A key created and deleted through the API and never used, so no cache holds it.
     revoked_key = step("POST", "/v2/keys")
     step("DELETE", "/v2/keys", {"id": revoked_key["id"]})
@@ -226,6 +241,7 @@ def _tour(served: Served) -> None:
         "payment_method_id": payment_method_id,
         "sandbox_id": sandbox["id"],
         "audit_event_id": trail[0]["id"],
+        "fault_id": kept_fault["id"],
     }
     unknown_key = "isk_test_" + secrets.token_urlsafe(32)[:43]
     unknown_token = "ict_" + secrets.token_urlsafe(48)
@@ -327,10 +343,12 @@ def _exercise(
     def exercise(case: Case, auth: str | None) -> None:
         # The credential is the test's, not the generator's (it would make one up otherwise).
         case.headers.pop("Authorization", None)  # case-insensitive
+        case.headers.pop(FAULT_HEADER, None)
         headers = {} if auth is None else {"Authorization": auth}
         case.headers.update(headers)
         response = case.call(base_url=served.base_url, session=served.session)
         remember_credentials(response.content)
+        _undo(served, operation, response)
         run.examples += 1
         run.statuses[f"{operation.label} {response.status_code}"] += 1
         case.validate_response(response, checks=CHECKS, headers=headers)
@@ -341,6 +359,18 @@ def _exercise(
     except (Exception, BaseExceptionGroup) as exc:  # schemathesis raises a BaseExceptionGroup
         notes = "\n".join(getattr(exc, "__notes__", []))
         run.failures.append(f"{operation.label} [{mode.value}]: {exc}\n{notes}")
+
+
+def _undo(served: Served, operation: Operation, response: schemathesis.Response) -> None:
+    """A test fault a generated request declared is deleted before anything else is sent."""
+    if operation.definition.raw["operationId"] == "createFault" and response.status_code == 200:
+        fault_id = json.loads(response.content)["id"]
+        deleted = served.session.delete(
+            f"{served.base_url}/v2/test_helpers/faults/{fault_id}",
+            auth=(served.api_key, ""),
+            timeout=10,
+        )
+        assert deleted.status_code == 200, deleted.text
 
 
 def _modes(operation: Operation) -> list[schemathesis.GenerationMode]:

@@ -95,7 +95,9 @@ def test_create_key_declares_cache_control_no_store(spec: dict[str, Any]) -> Non
     assert header["schema"]["enum"] == ["no-store"]
 
 
-@pytest.mark.parametrize("operation_id", ["createSession", "simulateApplication"])
+@pytest.mark.parametrize(
+    "operation_id", ["createSession", "simulateApplication", "fireWebhookEvent"]
+)
 def test_operations_that_read_the_merchant_key_declare_it(
     spec: dict[str, Any], operation_id: str
 ) -> None:
@@ -112,7 +114,7 @@ def test_only_the_operations_that_read_the_merchant_key_declare_it(spec: dict[st
         for name, operation in operations(spec).items()
         if any(p["name"] == "x-imprint-merchant-key" for p in operation.get("parameters", []))
     }
-    assert declaring == {"createSession", "simulateApplication"}
+    assert declaring == {"createSession", "simulateApplication", "fireWebhookEvent"}
 
 
 def test_client_api_errors_declare_error_code_and_remaining_attempts(spec: dict[str, Any]) -> None:

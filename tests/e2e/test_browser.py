@@ -742,6 +742,145 @@ def test_spanish_when_the_customer_prefers_it(
     page.screenshot(path=str(ARTIFACTS / f"{backend}-spanish.png"), full_page=True)
 
 
+# -- sandbox test outcomes (a test_outcome parameter, or a fault the partner declared) -----------
+TEST_OUTCOMES = [
+    "IN_PROGRESS",
+    "ERROR:INVALID_CLIENT_SECRET",
+    "ERROR:NETWORK_CONNECTION_FAILED",
+    "ERROR:SERVER_ERROR",
+    "ERROR:TIMEOUT_ERROR",
+    "ERROR:UNKNOWN_ERROR",
+]
+ERROR_TEXTS = {
+    "INVALID_CLIENT_SECRET": "already used",
+    "NETWORK_CONNECTION_FAILED": "could not reach our server",
+    "SERVER_ERROR": "Our server had a problem",
+    "TIMEOUT_ERROR": "took too long",
+    "UNKNOWN_ERROR": "Something unexpected happened",
+}
+
+
+def test_each_test_outcome_reaches_native_shells_once_with_the_four_keys(
+    browser_server: Server, new_context: Any
+) -> None:
+    key = browser_server.api_key()
+    for outcome in TEST_OUTCOMES:
+        partner_customer_id = f"CUST_OUTCOME_{secrets.token_hex(3)}"
+        created = httpx.post(
+            f"{browser_server.base_url}/v2/customer_sessions",
+            auth=(key, ""),
+            json={"partner_customer_id": partner_customer_id},
+        )
+        secret = created.json()["client_secret"]
+        _REGISTRY.remember(secret)
+        context = new_context()
+        context.add_init_script(NATIVE_BRIDGES)
+        page = context.new_page()
+        page.goto(f"{browser_server.base_url}/start?client_secret={secret}&test_outcome={outcome}")
+        state, _, code = outcome.partition(":")
+        if state == "ERROR":
+            page.get_by_role("heading", name="Something went wrong").wait_for()
+            assert ERROR_TEXTS[code] in page.locator("#error-text").inner_text()
+            page.get_by_role("button", name="Close").click()
+            heard = page.evaluate("window.heard")
+            nulls = dict.fromkeys(("customer_id", "partner_customer_id", "payment_method_id"))
+            error = {
+                "event_name": "ERROR",
+                "source": "imprint_web_app",
+                **nulls,
+                "error_code": code,
+            }
+            for shell in ("ios", "android"):
+                assert heard[shell][1:] == [
+                    error,
+                    {
+                        "event_name": "CLOSED",
+                        "source": "imprint_web_app",
+                        **nulls,
+                        "error_code": None,
+                    },
+                ], (outcome, heard[shell])
+                assert native_completion(heard[shell]) == ("ERROR", {**nulls, "error_code": code})
+            # It ended before the exchange: the secret is still unspent.
+            exchanged = httpx.post(
+                f"{browser_server.base_url}/v2/client/exchange", json={"client_secret": secret}
+            )
+            assert exchanged.status_code == 200, exchanged.text
+            _REGISTRY.remember(exchanged.json()["access_token"])
+        else:
+            page.get_by_role("heading", name="We are reviewing your application").wait_for()
+            page.get_by_role("button", name="Done").click()
+            heard = page.evaluate("window.heard")
+            customer_id = heard["ios"][1]["customer_id"]
+            assert UUID_RE.match(customer_id)
+            ids = {
+                "customer_id": customer_id,
+                "partner_customer_id": partner_customer_id,
+                "payment_method_id": None,
+                "error_code": None,
+            }
+            assert [m.get("event_name") for m in heard["ios"][1:]] == [
+                "IN_PROGRESS",
+                "IN_PROGRESS",
+                "CLOSED",
+            ]
+            assert native_completion(heard["ios"]) == ("IN_PROGRESS", ids)
+            # Android documents null metadata for IN_PROGRESS, and hears none.
+            assert [m.get("event_name") for m in heard["android"][1:]] == ["CLOSED"]
+            assert native_completion(heard["android"]) == ("IN_PROGRESS", None)
+        context.close()
+
+
+@pytest.fixture
+def sandbox_faults(browser_server: Server) -> Iterator[str]:
+    """The sandbox partner's key (the demo shop's partner), its faults removed afterwards."""
+    key = browser_server.api_key()
+    yield key
+    faults_url = f"{browser_server.base_url}/v2/test_helpers/faults"
+    for fault in httpx.get(faults_url, auth=(key, "")).json()["data"]:
+        httpx.delete(f"{faults_url}/{fault['id']}", auth=(key, ""))
+
+
+def test_a_declared_outcome_completes_the_web_sdk_once_per_start(
+    shop: Shop, sandbox_faults: str
+) -> None:
+    faults_url = f"{shop.server.base_url}/v2/test_helpers/faults"
+    for count, outcome in enumerate(TEST_OUTCOMES, start=1):
+        declared = httpx.post(
+            faults_url,
+            auth=(sandbox_faults, ""),
+            json={"kind": "hosted_outcome", "outcome": outcome},
+        )
+        assert declared.status_code == 200, declared.text
+        partner_customer_id = f"DEMO-OUTCOME-{secrets.token_hex(3).upper()}"
+        frame = start_in_shop(shop, partner_customer_id)
+        state, _, code = outcome.partition(":")
+        if state == "ERROR":
+            frame.get_by_role("heading", name="Something went wrong").wait_for()
+            assert ERROR_TEXTS[code] in frame.locator("#error-text").inner_text()
+            frame.get_by_role("button", name="Close").click()
+        else:
+            frame.get_by_role("heading", name="We are reviewing your application").wait_for()
+            frame.get_by_role("button", name="Done").click()
+        completed, metadata, events = returning_completion(shop, count)
+        assert completed == state, outcome
+        assert set(metadata) == METADATA_KEYS
+        if state == "ERROR":
+            assert metadata == {**dict.fromkeys(METADATA_KEYS), "error_code": code}
+            assert events == ["ERROR", "CLOSED"]
+        else:
+            assert metadata["partner_customer_id"] == partner_customer_id
+            assert_ids_only(metadata)
+            assert events == ["IN_PROGRESS", "IN_PROGRESS", "CLOSED"]
+    # Each was used by its start, and the next start is an ordinary one.
+    listed = httpx.get(faults_url, auth=(sandbox_faults, "")).json()["data"]
+    assert [f["remaining"] for f in listed] == [0] * len(TEST_OUTCOMES)
+    frame = start_in_shop(shop, f"DEMO-OUTCOME-{secrets.token_hex(3).upper()}")
+    frame.get_by_role("heading", name="Review your details").wait_for()
+    shop.screenshot("after-test-outcomes")
+    shop.assert_no_policy_violations()
+
+
 def test_no_secret_code_or_credential_reaches_the_server_log(browser_server: Server) -> None:
     """Runs last for each server: everything the browsers did is in its log by now."""
     log = browser_server.stderr()

@@ -153,6 +153,8 @@ EXAMPLES = [
     Example("README.md", "/v2/test_helpers/sandboxes", step="create_sandbox"),
     Example("README.md", "test_imprint_integration.py", step="pytest_plugin"),
     Example("README.md", "/v2/audit_events?type=", step="audit_trail"),
+    Example("README.md", "/v2/test_helpers/faults", step="test_faults"),
+    Example("README.md", "/v2/test_helpers/webhook_events", step="fire_webhook_event"),
     Example(
         "README.md",
         "IMPRINT_ENV=production",
@@ -529,6 +531,53 @@ def step_create_sandbox(tour: Tour) -> None:
     assert deleted.status_code == 200, deleted.text
 
 
+def step_test_faults(tour: Tour) -> None:
+    """Each command answers as shown; the forced errors carry the headers the README names, and
+    the fault the CLI declared is the partner's (then deleted, so nothing is left behind)."""
+    block = block_of("test_faults")
+    cmds = commands(block.text)
+    assert [c.text.split()[0] for c in cmds] == ["curl"] * 5 + ["imprint-sessions"], cmds
+    for command in cmds:
+        ran = tour.run(command.text)
+        assert command.shown is not None, command.text
+        tour.check(command.shown, ran, block.where())
+    created = ran.json()  # the CLI's fault (the last command)
+    base = tour.server.base_url
+    listed = httpx.get(f"{base}/v2/test_helpers/faults", auth=(tour.key, ""), timeout=10).json()
+    assert [f["id"] for f in listed["data"]] == [created["id"]]
+    deleted = httpx.delete(
+        f"{base}/v2/test_helpers/faults/{created['id']}", auth=(tour.key, ""), timeout=10
+    )
+    assert deleted.status_code == 200, deleted.text
+    forced = httpx.get(
+        f"{base}/v2/customers",
+        auth=(tour.key, ""),
+        headers={"Imprint-Test-Fault": "status=429; retry_after=5"},
+        timeout=10,
+    )
+    assert (forced.status_code, forced.headers["retry-after"]) == (429, "5")
+    assert forced.headers["request-id"].startswith("req_")
+
+
+def step_fire_webhook_event(tour: Tour) -> None:
+    """The event fired is the partner's, listed with its others (delivery and signatures:
+    tests/integration/webhooks/test_fired_webhook_events.py)."""
+    block = block_of("fire_webhook_event")
+    (command,) = commands(block.text)
+    ran = tour.run(command.text)
+    assert ran.status == 200, ran
+    assert command.shown is not None
+    tour.check(command.shown, ran, block.where())
+    events = httpx.get(
+        f"{tour.server.base_url}/v2/webhook_events",
+        params={"limit": 100},
+        auth=(tour.key, ""),
+        timeout=10,
+    ).json()["data"]
+    assert events[-1]["id"] == ran.json()["id"]
+    assert events[-1]["data"]["customer_id"] == customer_id(tour, tour.key, "CUST_03476998")
+
+
 def customer_id(tour: Tour, key: str, partner_customer_id: str) -> str:
     found = httpx.get(
         f"{tour.server.base_url}/v2/customers",
@@ -665,6 +714,8 @@ STEPS: dict[str, Callable[[Tour], None]] = {
     "events": step_events,
     "verify_standard_webhooks": step_verify_standard_webhooks,
     "verify_hmac": step_verify_hmac,
+    "test_faults": step_test_faults,
+    "fire_webhook_event": step_fire_webhook_event,
 }
 # Steps that need no server, each a test of its own.
 STATIC_STEPS = {"layout", "pytest_plugin"}

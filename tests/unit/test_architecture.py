@@ -56,6 +56,7 @@ OUTER = (
     "imprint_sessions.preflight",
     "imprint_sessions.hot_paths",
     "imprint_sessions.middleware",
+    "imprint_sessions.fault_injection",
 )
 
 
@@ -126,7 +127,7 @@ LAYERS = {
         "pytest_plugin",
         "served_contract",
     },
-    "edge": {"json_body", "middleware", "preflight", "validation"},
+    "edge": {"fault_injection", "json_body", "middleware", "preflight", "validation"},
     # The published shapes and their generated serializers: used by the surfaces, the CLI too.
     "contract": {"wire"},
     "wiring": {"services", "config", "logs"},

@@ -22,6 +22,8 @@ from imprint_sessions.services import Services
 PREFIX: Final = "/v2/client/"
 ALLOWED_METHODS: Final = "GET, POST"
 ALLOWED_HEADERS: Final = "authorization, content-type, idempotency-key, request-id"
+# The sandbox's test-fault header, so a partner's front end can fault its own calls.
+SANDBOX_ALLOWED_HEADERS: Final = f"{ALLOWED_HEADERS}, imprint-test-fault"
 EXPOSED_HEADERS: Final = "request-id, retry-after"
 PREFLIGHT_MAX_AGE_SECONDS: Final = 600
 
@@ -89,10 +91,12 @@ class ClientCorsMiddleware:
             headers.append((b"content-type", b"application/json"))
         else:
             status, body = 204, b""
+            services: Services = scope["app"].state.services
+            allowed = SANDBOX_ALLOWED_HEADERS if services.settings.sandbox else ALLOWED_HEADERS
             headers += [
                 (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-methods", ALLOWED_METHODS.encode()),
-                (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+                (b"access-control-allow-headers", allowed.encode()),
                 (b"access-control-max-age", str(PREFLIGHT_MAX_AGE_SECONDS).encode()),
             ]
         headers.append((b"content-length", str(len(body)).encode()))

@@ -31,6 +31,13 @@ _BODY = JsonBody(ExchangeRequest)
 async def exchange(request: Request, services: Svc) -> Response:
     """Uses up the session's client_secret (once) and returns a short-lived client credential."""
     body = await _BODY.read(request, context=dates_as_of(services.clock))
+    if services.faults is not None:  # the sandbox: a test fault of the secret's partner
+        await services.faults.before_exchange(
+            request,
+            services.database.repositories,
+            box=services.box,
+            client_secret=body.client_secret,
+        )
     issued = await exchange_client_secret(
         services.database.repositories,
         clock=services.clock,

@@ -13,17 +13,22 @@ phone check is skipped. Everything runs in the caller's unit of work.
   ``PAYMENT_METHOD`` webhooks).
 
 Each call is a new decision, so a partner can trigger its handlers as often as it likes.
+
+``fire_webhook_event`` (``POST /v2/test_helpers/webhook_events``) changes nothing: it writes one
+event of any type for one of the partner's customers through the outbox and the payload
+builders of real events (``events.py``), so it is signed and delivered exactly as they are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final, Literal
 
 from imprint_sessions.clock import Clock
 from imprint_sessions.credentials import ClientTokenClaims, SecretBox
-from imprint_sessions.domain import applications, customer_sessions
+from imprint_sessions.domain import applications, customer_sessions, events
 from imprint_sessions.domain import audit as audit_trail
 from imprint_sessions.domain.client_sessions import ClientPrincipal
 from imprint_sessions.domain.decisions import (
@@ -38,7 +43,12 @@ from imprint_sessions.domain.decisions import (
 )
 from imprint_sessions.domain.profiles import profile_value
 from imprint_sessions.domain.webhooks import canonical_id
-from imprint_sessions.errors import CustomerNotFound, InvalidRequest
+from imprint_sessions.errors import (
+    CustomerNotFound,
+    InvalidRequest,
+    NotFound,
+    PaymentMethodNotFound,
+)
 from imprint_sessions.storage.records import (
     Application,
     AuditContext,
@@ -47,6 +57,7 @@ from imprint_sessions.storage.records import (
     PageRequest,
     PaymentMethod,
     Principal,
+    WebhookEvent,
 )
 from imprint_sessions.storage.repositories import Repositories
 
@@ -191,3 +202,103 @@ async def simulate_application(
         repos, principal=client, clock=clock, application_id=offer_open.id
     )
     return SimulatedApplication(customer, accepted, payment_method)
+
+
+# -- events on demand ------------------------------------------------------------------------------
+_TAKES: Final = {
+    events.APPLICATION: ("status",),
+    events.PAYMENT_METHOD: ("payment_method_id", "previous_status", "new_status"),
+}
+_REQUIRES: Final = {events.APPLICATION: "status", events.PAYMENT_METHOD: "new_status"}
+
+
+async def fire_webhook_event(
+    repos: Repositories,
+    *,
+    clock: Clock,
+    principal: Principal,
+    merchant_key: str | None,
+    event_type: str,
+    customer_id: str | None = None,
+    partner_customer_id: str | None = None,
+    status: str | None = None,
+    payment_method_id: str | None = None,
+    previous_status: str | None = None,
+    new_status: str | None = None,
+) -> WebhookEvent:
+    """Record one ``event_type`` event for one of the partner's customers (404 otherwise), and a
+    delivery to each of its endpoints subscribed to it; the stored state is not changed.
+
+    ``APPLICATION`` reports ``status`` for the customer's latest application (its start time;
+    now if it has none). ``PAYMENT_METHOD`` reports ``previous_status`` -> ``new_status`` of
+    the customer's payment method ``payment_method_id`` (default: its newest; 404 if it has
+    none). Call inside a unit of work: the event and its deliveries commit together.
+    """
+    given = {
+        "status": status,
+        "payment_method_id": payment_method_id,
+        "previous_status": previous_status,
+        "new_status": new_status,
+    }
+    problems = [
+        f"{name}: only with type {other}"
+        for other, names in _TAKES.items()
+        if other != event_type
+        for name in names
+        if given[name] is not None
+    ]
+    required = _REQUIRES.get(event_type)
+    if required is None:
+        problems.append(f"type: must be one of {', '.join(events.EVENT_TYPES)}")
+    elif given[required] is None:
+        problems.append(f"{required}: required with type {event_type}")
+    if problems:
+        raise InvalidRequest(*problems)
+    customer = await _customer(repos, principal.partner_id, customer_id, partner_customer_id)
+    now = clock.now_ms()
+    if event_type == events.APPLICATION:
+        assert status is not None
+        latest = await repos.get_latest_application(customer.id)
+        metadata = json.loads(customer.metadata_json) if customer.metadata_json else None
+        data = events.application_event_data(
+            customer_id=customer.id,
+            partner_customer_id=customer.partner_customer_id,
+            status=status,
+            created_at=latest.created_at if latest is not None else now,
+            updated_at=now,
+            merchant_key=merchant_key,
+            customer_metadata=metadata or None,
+        )
+        return await events.record_event(
+            repos, partner_id=principal.partner_id, event_type=event_type, data=data, now=now
+        )
+    assert new_status is not None
+    payment_method = await _payment_method(repos, customer, payment_method_id)
+    return await events.record_payment_method_change(
+        repos,
+        payment_method=replace(payment_method, status=new_status, updated_at=now),
+        previous_status=previous_status,
+        merchant_key=merchant_key,
+        now=now,
+    )
+
+
+async def _payment_method(
+    repos: Repositories, customer: Customer, payment_method_id: str | None
+) -> PaymentMethod:
+    if payment_method_id is None:
+        owned = await repos.list_payment_methods(customer.id)
+        if not owned:
+            raise NotFound(
+                "PAYMENT_METHOD_NOT_FOUND_ERROR",
+                "The customer has no payment method (simulate_application can make one)",
+                "payment_method_id",
+            )
+        return owned[-1]
+    canonical = canonical_id(payment_method_id)
+    found = (
+        await repos.get_payment_method(canonical, customer_id=customer.id) if canonical else None
+    )
+    if found is None:
+        raise PaymentMethodNotFound(payment_method_id)
+    return found

@@ -15,6 +15,9 @@ Security decisions, in one place:
   partner did not configure. Without an acceptable one, the page posts nothing to its parent.
 - The URL of ``/start`` holds the secret until ``app.js`` strips it, so the page is never cached
   and sends no ``Referer``; the access log records query keys only (``middleware.py``).
+- Sandbox only: ``test_outcome=IN_PROGRESS`` or ``ERROR:<error_code>``, or a ``hosted_outcome``
+  fault the partner declared (``/v2/test_helpers/faults``), makes this start end with that state,
+  reported once through the page's usual messages (``app.js``). Production ignores both.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
 from imprint_sessions.deps import Svc
-from imprint_sessions.domain import client_sessions
+from imprint_sessions.domain import client_sessions, faults
 from imprint_sessions.domain.origins import normalise_origin
+from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.hosted import demo, i18n
 from imprint_sessions.hosted.pages import (
     ASSETS,
@@ -50,6 +54,7 @@ async def start(
     client_secret: str | None = None,
     parent_origin: Annotated[str | None, Query(alias="parentOrigin")] = None,
     embed: str | None = None,
+    test_outcome: str | None = None,
 ) -> Response:
     """The hosted application's page. It consumes nothing: ``app.js`` exchanges the secret."""
     settings = services.settings
@@ -68,6 +73,15 @@ async def start(
     # The customer is unknown until app.js exchanges the secret: render in the browser's language
     # and carry both, so app.js can switch to the customer's preferred_language.
     language = i18n.pick_language(None, request.headers.get("accept-language"))
+    outcome = None
+    if settings.sandbox and test_outcome is not None:
+        if problem := faults.outcome_problem(test_outcome):
+            raise InvalidRequest(f"test_outcome: {problem}")
+        outcome = test_outcome
+    elif partner is not None and services.faults is not None:
+        outcome = await services.faults.hosted_outcome(
+            services.database.repositories, partner_id=partner.id
+        )
     config = {
         "sandbox": settings.sandbox,
         "parentOrigin": parent,
@@ -79,6 +93,8 @@ async def start(
         or own_origin(request, services) + ASSETS.url("logo.svg"),
         "language": language,
         "strings": {lang: i18n.translator(lang) for lang in i18n.LANGUAGES},
+        # Sandbox: the state this start must end with (IN_PROGRESS or ERROR:<error_code>).
+        "testOutcome": outcome,
     }
     html = render("start.html", lang=language, t=i18n.translator(language), config=config)
     return html_response(

@@ -49,7 +49,7 @@ SandboxIdPath = Annotated[
 @router.post(
     "/v2/test_helpers/sandboxes",
     operation_id="createSandbox",
-    summary="Create a throwaway sandbox",
+    summary="Create a throwaway sandbox (sandbox only)",
     response_model=CreatedSandbox,
     responses={
         **NO_STORE_RESPONSE,
@@ -85,7 +85,7 @@ async def create_sandbox(request: Request, services: Svc, principal: PartnerAuth
 @router.get(
     "/v2/test_helpers/sandboxes",
     operation_id="listSandboxes",
-    summary="List your throwaway sandboxes",
+    summary="List your throwaway sandboxes (sandbox only)",
     response_model=SandboxList,
     responses=error_responses(401, 429, 503),
 )
@@ -100,7 +100,7 @@ async def list_sandboxes(services: Svc, principal: PartnerAuth) -> Response:
 @router.post(
     "/v2/test_helpers/sandboxes/{sandbox_id}/reset",
     operation_id="resetSandbox",
-    summary="Reset a throwaway sandbox",
+    summary="Reset a throwaway sandbox (sandbox only)",
     response_model=Sandbox,
     responses=error_responses(400, 401, 404, 429, 503),
 )
@@ -119,7 +119,7 @@ async def reset_sandbox(
 @router.delete(
     "/v2/test_helpers/sandboxes/{sandbox_id}",
     operation_id="deleteSandbox",
-    summary="Delete a throwaway sandbox",
+    summary="Delete a throwaway sandbox (sandbox only)",
     response_model=DeletedSandbox,
     responses=error_responses(400, 401, 404, 429, 503),
 )

@@ -443,6 +443,24 @@ class AuditEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Fault:
+    """A sandbox test fault a partner declared (``domain/faults.py`` says what each kind does)."""
+
+    id: str
+    partner_id: str
+    kind: str
+    operation: str | None
+    status: int | None
+    retry_after: int | None
+    delay_ms: int | None
+    endpoint_id: str | None
+    outcome: str | None
+    times: int | None  # None: until deleted
+    remaining: int | None  # how many more requests it applies to; None: until deleted
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewAuditEvent:
     """An entry to write with its action, in the action's statement or transaction.
 
@@ -469,3 +487,13 @@ class AuditQuery:
     object_id: str | None = None
     created_gte: int | None = None
     created_lt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultTarget:
+    """What one live fault applies to: the per-process index of who has faults (no details)."""
+
+    partner_id: str
+    kind: str
+    operation: str | None
+    endpoint_id: str | None

@@ -23,6 +23,8 @@ from imprint_sessions.storage.records import (
     CustomerQuery,
     CustomerSession,
     DeliveryOutcome,
+    Fault,
+    FaultTarget,
     IdempotencyClaim,
     IdempotencyRecord,
     NewAuditEvent,
@@ -515,6 +517,39 @@ class AuditEventRepository(Protocol):
     async def partner_of_audited_object(self, object_id: str, *, type: str) -> str | None:
         """The partner of an entry of ``type`` about ``object_id`` (the trail outlives the
         object: a deleted partner's session is still attributed); None if there is none."""
+
+
+class FaultRepository(Protocol):
+    """Sandbox test faults (``/v2/test_helpers/faults``). Each ``consume_*`` takes one use of the
+    oldest live fault that matches, atomically: of concurrent requests, only as many as it has
+    uses left get one (a fault until deleted is never used up)."""
+
+    async def insert_fault(self, fault: Fault) -> None: ...
+
+    async def list_faults(self, partner_id: str) -> list[Fault]:
+        """The partner's faults, oldest first, used-up ones included."""
+        ...
+
+    async def delete_fault(self, partner_id: str, fault_id: str) -> Fault | None: ...
+
+    async def list_fault_targets(self) -> list[FaultTarget]:
+        """What every live fault (of any partner) applies to."""
+        ...
+
+    async def consume_operation_fault(self, partner_id: str, operation: str) -> Fault | None:
+        """A forced error, delay or drop of ``operation`` for this partner."""
+        ...
+
+    async def consume_session_fault(self, customer_session_id: str, operation: str) -> Fault | None:
+        """The same, for the partner that owns the session (the exchange knows only that)."""
+        ...
+
+    async def consume_hosted_fault(self, partner_id: str) -> Fault | None:
+        """A hosted-page outcome for this partner."""
+        ...
+
+    async def consume_endpoint_fault(self, endpoint_id: str) -> Fault | None:
+        """A forced failure of a delivery attempt to this webhook endpoint."""
         ...
 
 
@@ -534,6 +569,7 @@ class Repositories(
     WebhookRepository,
     HostedPageRepository,
     AuditEventRepository,
+    FaultRepository,
     Protocol,
 ):
     """Everything the domain may ask of the store: one protocol per resource, composed here."""

@@ -14,6 +14,7 @@ from imprint_sessions.storage.client import ClientSessions
 from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
 from imprint_sessions.storage.customer_sessions import CustomerSessions
 from imprint_sessions.storage.customers import PartnerCustomers
+from imprint_sessions.storage.faults import Faults
 from imprint_sessions.storage.hosted import HostedPage
 from imprint_sessions.storage.idempotency import Idempotency
 from imprint_sessions.storage.otp import Otp
@@ -40,6 +41,7 @@ class SqlRepositories(
     Webhooks,
     Sandboxes,
     AuditEvents,
+    Faults,
 ):
     """Every repository, over one runner (autocommit, or one unit of work's transaction)."""
 

@@ -291,3 +291,26 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_partner_id_created_at", "partner_id", "created_at", "id"),
     sa.Index("ix_audit_events_object_id", "object_id"),
 )
+
+# Sandbox test faults (migration 0010): what a partner declared should go wrong with its own
+# requests (a forced status, a delay, a dropped connection), its webhook deliveries or its hosted
+# page. In the database so every ``serve`` process applies the same ones; ``remaining`` counts
+# down atomically (NULL: until deleted). Never applied in production, whatever rows exist.
+test_faults = sa.Table(
+    "test_faults",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("partner_id", Id, sa.ForeignKey("partners.id"), nullable=False),
+    # error | delay | drop | webhook_failure | hosted_outcome
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=True),  # an operationId (error, delay, drop)
+    sa.Column("status", sa.Integer, nullable=True),  # 429 | 500 | 503
+    sa.Column("retry_after", sa.Integer, nullable=True),  # seconds, with 429 and 503
+    sa.Column("delay_ms", sa.Integer, nullable=True),
+    sa.Column("endpoint_id", Id, sa.ForeignKey("webhook_endpoints.id"), nullable=True),
+    sa.Column("outcome", sa.Text, nullable=True),  # IN_PROGRESS | ERROR:<error_code>
+    sa.Column("times", sa.Integer, nullable=True),  # as declared; NULL: until deleted
+    sa.Column("remaining", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_test_faults_partner_id_created_at", "partner_id", "created_at"),
+)

@@ -35,6 +35,7 @@ from imprint_sessions import __version__
 from imprint_sessions.clock import Clock
 from imprint_sessions.config import Settings
 from imprint_sessions.credentials import SecretBox, new_id
+from imprint_sessions.domain.faults import FaultIndex, consume_webhook_failure
 from imprint_sessions.domain.webhooks import (
     AttemptResult,
     RetrySchedule,
@@ -83,6 +84,7 @@ class WebhookWorker:
         rng: random.Random | None = None,
         poll_interval_seconds: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        fault_index: FaultIndex | None = None,
     ) -> None:
         if lease_seconds <= timeout_seconds:
             raise ValueError("the lease must be longer than an attempt's timeout")
@@ -96,6 +98,8 @@ class WebhookWorker:
         self.schedule = schedule or RetrySchedule()
         self._rng = rng or random.SystemRandom()
         self._poll = poll_interval_seconds
+        # The sandbox's declared webhook failures (domain/faults.py); None: none ever apply.
+        self._faults = fault_index
         self._client = httpx.AsyncClient(
             transport=transport or VettedTransport(targets, max_connections=concurrency),
             follow_redirects=False,
@@ -118,6 +122,7 @@ class WebhookWorker:
         clock: Clock,
         concurrency: int | None = None,
         targets: TargetPolicy | None = None,
+        fault_index: FaultIndex | None = None,
     ) -> WebhookWorker:
         return cls(
             database,
@@ -128,6 +133,7 @@ class WebhookWorker:
             lease_seconds=settings.webhook_lease_seconds,
             concurrency=concurrency or settings.webhook_concurrency,
             schedule=RetrySchedule(window_seconds=settings.webhook_retry_window_seconds),
+            fault_index=(fault_index or FaultIndex()) if settings.sandbox else None,
         )
 
     async def aclose(self) -> None:
@@ -255,6 +261,16 @@ class WebhookWorker:
             return _Sent(AttemptResult(error=error[:ERROR_LIMIT]), None, _elapsed_ms(started))
 
         endpoint, event = claimed.endpoint, claimed.event
+        if self._faults is not None:
+            try:
+                forced = await consume_webhook_failure(
+                    self._database.repositories, self._faults, endpoint_id=endpoint.id
+                )
+            except ImprintError as exc:  # the database is busy: no fault is applied this time
+                log.warning("webhook test faults unavailable", extra={"error": str(exc)})
+                forced = None
+            if forced is not None:  # declared by the partner: not sent, a failed attempt
+                return failed(f"test fault {forced.id}: a forced failure (nothing was sent)")
         keys = signing_secrets(self._box, endpoint, now=now)
         if not keys:
             return failed("signing secret unavailable: its master key is no longer configured")

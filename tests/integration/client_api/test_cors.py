@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
+
 from client_api.flow import bearer, client_token, new_partner_with_origins, new_session
 from conftest import Harness
+from imprint_sessions.app import create_app
+from imprint_sessions.clock import ManualClock
+from imprint_sessions.config import Settings
 
 PREFLIGHT = {
     "Access-Control-Request-Method": "POST",
@@ -22,7 +27,7 @@ async def test_preflight_from_a_partner_origin_is_allowed(harness: Harness) -> N
     assert response.headers["access-control-allow-origin"] == "https://shop.example"
     assert response.headers["access-control-allow-methods"] == "GET, POST"
     assert response.headers["access-control-allow-headers"] == (
-        "authorization, content-type, idempotency-key, request-id"
+        "authorization, content-type, idempotency-key, request-id, imprint-test-fault"
     )
     assert response.headers["vary"] == "Origin"
     assert "access-control-allow-credentials" not in response.headers
@@ -119,3 +124,19 @@ async def test_partner_api_has_no_cors(harness: Harness) -> None:
 
 async def test_null_origin_is_never_allowed(harness: Harness) -> None:
     assert (await preflight(harness, "null")).status_code == 403
+
+
+async def test_only_the_sandbox_allows_the_test_fault_header(
+    settings: Settings, clock: ManualClock
+) -> None:
+    app = create_app(settings.model_copy(update={"env": "production"}), clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.options(
+                "/v2/client/profile", headers={"Origin": "http://testserver", **PREFLIGHT}
+            )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-headers"] == (
+        "authorization, content-type, idempotency-key, request-id"
+    )

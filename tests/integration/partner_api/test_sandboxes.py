@@ -23,6 +23,13 @@ KEPT = {"api_keys", "audit_events"}
 OWNED = [t.name for t in metadata.sorted_tables if "partner_id" in t.c and t.name not in KEPT]
 
 
+@pytest.fixture
+def database_url(isolated_database_url: str) -> str:
+    """A database of its own: these tests leave webhook deliveries behind, which a webhook
+    test's worker, draining the shared PostgreSQL database, would otherwise pick up."""
+    return isolated_database_url
+
+
 async def create(h: Harness, key: str, **body: Any) -> httpx.Response:
     response = await h.client.post(SANDBOXES, json=body or None, auth=(key, ""))
     if response.status_code == 200:

@@ -535,7 +535,17 @@
   }
 
   // -- start ---------------------------------------------------------------------------------
+  // Sandbox: the server may name the state this start must end with (a test_outcome parameter
+  // or a fault the partner declared). An ERROR ends it at once, before the secret is spent, as
+  // a failed exchange would; IN_PROGRESS ends it once the customer is known, as a pending review
+  // does. Either is reported once, through the same messages as the real states.
+  const testOutcome = typeof config.testOutcome === "string" ? config.testOutcome : null;
+
   async function start() {
+    if (testOutcome && testOutcome.indexOf("ERROR:") === 0) {
+      clientSecret = null;
+      return fail(testOutcome.slice("ERROR:".length));
+    }
     if (!clientSecret) return fail("INVALID_CLIENT_SECRET");
     try {
       const exchanged = await api("POST", "/exchange", { client_secret: clientSecret });
@@ -564,6 +574,11 @@
     fillProfile(profile);
     translate();
     report("IN_PROGRESS", "intermediate");
+    if (testOutcome === "IN_PROGRESS") {
+      show("pending");
+      report("IN_PROGRESS", "outcome");
+      return;
+    }
     try {
       await arrive(session.application || { status: "NONE" }, true);
     } catch (error) {
