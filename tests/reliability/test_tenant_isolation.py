@@ -24,6 +24,7 @@ PATH_KINDS = {
     "endpoint_id": "webhook_endpoint",
     "event_id": "webhook_event",
     "delivery_id": "webhook_delivery",
+    "fault_id": "fault",
 }
 # ``starting_after`` names an object of the kind the operation lists.
 CURSOR_KINDS = {
@@ -36,6 +37,8 @@ CURSOR_KINDS = {
 FIELD_KINDS = {
     "customer_id": "customer",
     "partner_customer_id": "partner_customer_id",
+    "endpoint_id": "webhook_endpoint",  # a test fault's (createFault)
+    "payment_method_id": "payment_method",  # an event fired for it (fireWebhookEvent)
 }
 # Fields that give partner B's own object an id of B's choosing, not look one up: B may use the
 # same partner_customer_id as A (each partner's ids are its own), so these are not lookups.
@@ -57,6 +60,9 @@ BODIES: dict[str, dict[str, Any]] = {
         "metadata": {"owner": "partner B"},
     },
     "deleteKey": {"id": "00000000-0000-4000-8000-000000000000"},
+    # Sandbox test helpers: failing A's endpoint, firing an event for A's customer.
+    "createFault": {"kind": "webhook_failure"},
+    "fireWebhookEvent": {"type": "PAYMENT_METHOD", "new_status": "INACTIVE"},
 }
 # Headers that may differ between two identical answers.
 VOLATILE_HEADERS = {"request-id", "date", "content-length"}
@@ -172,6 +178,8 @@ async def _objects_of_a(h: Harness, auth: tuple[str, str]) -> dict[str, str]:
     deliveries = await _ok(await client.get(f"/v2/webhook_events/{event_id}/deliveries", auth=auth))
     key = await _ok(await client.post("/v2/keys", auth=auth))
     _REGISTRY.remember(key["api_key"])
+    outcome = {"kind": "hosted_outcome", "outcome": "IN_PROGRESS"}
+    fault = await _ok(await client.post("/v2/test_helpers/faults", json=outcome, auth=auth))
     return {
         "session": session["id"],
         "customer": customer["id"],
@@ -182,6 +190,7 @@ async def _objects_of_a(h: Harness, auth: tuple[str, str]) -> dict[str, str]:
         "webhook_delivery": deliveries["data"][0]["id"],
         "api_key": key["id"],
         "second_key": key["api_key"],
+        "fault": fault["id"],
     }
 
 
@@ -200,6 +209,7 @@ async def _what_a_sees(h: Harness, a: dict[str, str]) -> list[Any]:
         "/v2/webhook_endpoints",
         "/v2/webhook_events",
         f"/v2/webhook_events/{a['webhook_event']}/deliveries",
+        "/v2/test_helpers/faults",
     ]:
         seen.append((path, await _ok(await h.client.get(path, auth=auth))))
     return seen
