@@ -70,8 +70,8 @@ parameters: `status=429|500|503` answers that error instead (the real error's bo
 the connection without any answer; `delay_ms=N` (1 to {faults.MAX_DELAY_MS}) waits first, and alone
 lets the request run late. Examples: `status=503; retry_after=2`, `delay_ms=300`, `drop`,
 `delay_ms=100; status=500`. Applied once your credential is accepted; nothing is changed by a
-forced error. A malformed value is a 400 naming this header. Faults can also be declared ahead
-(`POST /v2/test_helpers/faults`)."""
+forced error. A malformed value (or one over 200 characters) is a 400 naming this header.
+Faults can also be declared ahead (`POST /v2/test_helpers/faults`)."""
 
 
 class DropConnection(Exception):

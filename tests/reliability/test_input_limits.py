@@ -35,7 +35,12 @@ README_RANGES: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {
 # Values that pass validation but name something: at the limit they must be answered exactly like
 # an ordinary unknown value of the same field (a 404, a 401), not refused for their length.
 LOOKUPS = {"customer_id", "id", "starting_after", "client_secret"}
-LOOKUP_FIELDS = {("simulateApplication", "partner_customer_id")}
+LOOKUP_FIELDS = {
+    ("simulateApplication", "partner_customer_id"),
+    ("createFault", "endpoint_id"),
+    ("fireWebhookEvent", "partner_customer_id"),
+    ("fireWebhookEvent", "payment_method_id"),
+}
 # Limits whose exact value cannot be well-formed, so only the one-over side is exercised:
 # - phone: maxLength 20, but a phone must be E.164 (README), at most 16 characters;
 # - account_created_at: maxLength 64, an RFC-3339 date-time (README) is never that long;
@@ -311,6 +316,7 @@ class World:
     partner_customer_id: str
     endpoint_id: str
     access_token: str
+    carded_customer_id: str | None = None  # a customer with a card (made when first needed)
 
     async def request(
         self, operation: str, method: str, path: str, *, content: Any, **kwargs: Any
@@ -402,6 +408,56 @@ async def _search_body(world: World) -> dict[str, Any]:
     return {"partner_customer_id": world.partner_customer_id}
 
 
+async def _fire_body(world: World) -> dict[str, Any]:
+    return {"type": "APPLICATION", "customer_id": world.customer_id, "status": "REJECTED"}
+
+
+async def _payment_method_event_body(world: World) -> dict[str, Any]:
+    """An event for a payment method of a customer of the world's (made once, with a card)."""
+    if world.carded_customer_id is None:
+        customer_id = await world.new_customer()
+        simulated = await world.h.client.post(
+            "/v2/simulate_application",
+            json={"customer_id": customer_id, "status": "OFFER_ACCEPTED"},
+            auth=(world.api_key, ""),
+        )
+        assert simulated.status_code == 200, simulated.text
+        world.carded_customer_id = customer_id
+    return {
+        "type": "PAYMENT_METHOD",
+        "customer_id": world.carded_customer_id,
+        "new_status": "ACTIVE",
+    }
+
+
+# A test fault takes some fields with some kinds only: a body of the kind that takes each one.
+# Each declares a fault on getSession (which no request here makes) or a hosted-page outcome.
+_DELAY = {"kind": "delay", "operation": "getSession", "delay_ms": 1}
+_ERROR = {"kind": "error", "operation": "getSession", "status": 503, "retry_after": 1}
+_HOSTED = {"kind": "hosted_outcome", "outcome": "IN_PROGRESS"}
+
+
+async def _failure_body(world: World) -> dict[str, Any]:
+    return {"kind": "webhook_failure", "endpoint_id": world.endpoint_id}
+
+
+FIELD_BODIES: dict[tuple[str, str], BodyFactory] = {
+    ("createFault", "kind"): _constant(_HOSTED),  # the enum's last value: hosted_outcome
+    ("createFault", "operation"): _constant(_DELAY),  # a 1 ms delay of updateCustomer, once
+    ("createFault", "retry_after"): _constant(_ERROR),
+    ("createFault", "delay_ms"): _constant(_DELAY),
+    ("createFault", "endpoint_id"): _failure_body,
+    ("fireWebhookEvent", "type"): _payment_method_event_body,
+    ("fireWebhookEvent", "payment_method_id"): _payment_method_event_body,
+    ("fireWebhookEvent", "previous_status"): _payment_method_event_body,
+    ("fireWebhookEvent", "new_status"): _payment_method_event_body,
+}
+
+
+def _valid_body_for(op: str, field: tuple[str, ...]) -> BodyFactory:
+    return FIELD_BODIES.get((op, field[0]), VALID_BODIES[op])
+
+
 # A body every JSON operation accepts (2xx) in this world, made afresh for each accepted request
 # where one is used up (a client secret exchanges once, a key deletes once). An operation with a
 # JSON body missing here fails the test.
@@ -414,6 +470,9 @@ VALID_BODIES: dict[str, BodyFactory] = {
     "updateCustomer": _update_customer_body,
     "deleteKey": _delete_key_body,
     "exchangeClientSecret": _exchange_body,
+    "createFault": _constant(_HOSTED),
+    "createSandbox": _constant({"name": "limits"}),
+    "fireWebhookEvent": _fire_body,
     "updateClientProfile": _constant({"first_name": "Ada"}),
     "confirmPhoneVerification": _confirm_body,
     # A last name other than the sandbox's approve/review: REJECTED, so each is a new application.
@@ -552,7 +611,7 @@ async def _refuse_over_each_limit(
         if op == "confirmPhoneVerification":
             body = _set({"code": SANDBOX_CODE}, found.field, found.over)
         else:
-            body = _set(await VALID_BODIES[op](world), found.field, found.over)
+            body = _set(await _valid_body_for(op, found.field)(world), found.field, found.over)
         before = snapshots.take()  # after the body's setup (a key to delete, say)
         response = await world.request(
             op, method, path, content=json.dumps(body), headers=_idempotency_key(by_op[op])
@@ -637,7 +696,7 @@ async def _check_limits(harness: Harness, inspector: DatabaseInspector, world: W
     for op, method, path, found in limits:
         if found.at is None:
             continue
-        valid = await VALID_BODIES[op](world)
+        valid = await _valid_body_for(op, found.field)(world)
         lookup = found.field[-1] in LOOKUPS or (op, found.field[-1]) in LOOKUP_FIELDS
         # A lookup's value names nothing (other limits' accepted values used x's: a customer may
         # have been created with that partner_customer_id).

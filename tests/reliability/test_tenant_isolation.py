@@ -24,6 +24,8 @@ PATH_KINDS = {
     "endpoint_id": "webhook_endpoint",
     "event_id": "webhook_event",
     "delivery_id": "webhook_delivery",
+    "fault_id": "fault",
+    "sandbox_id": "sandbox",
 }
 # ``starting_after`` names an object of the kind the operation lists.
 CURSOR_KINDS = {
@@ -37,6 +39,8 @@ CURSOR_KINDS = {
 FIELD_KINDS = {
     "customer_id": "customer",
     "partner_customer_id": "partner_customer_id",
+    "endpoint_id": "webhook_endpoint",  # a test fault's (createFault)
+    "payment_method_id": "payment_method",  # an event fired for it (fireWebhookEvent)
     "object_id": "session",  # the audit trail's filter: any object's id (A's session, here)
 }
 # Query parameters that name no object (a type, a moment): nothing to look up across partners.
@@ -65,6 +69,10 @@ BODIES: dict[str, dict[str, Any]] = {
         "metadata": {"owner": "partner B"},
     },
     "deleteKey": {"id": "00000000-0000-4000-8000-000000000000"},
+    # Sandbox test helpers: failing A's endpoint, firing an event for A's customer.
+    "createFault": {"kind": "webhook_failure"},
+    "createSandbox": {"name": "partner B's"},
+    "fireWebhookEvent": {"type": "PAYMENT_METHOD", "new_status": "INACTIVE"},
 }
 # Headers that may differ between two identical answers.
 VOLATILE_HEADERS = {"request-id", "date", "content-length"}
@@ -181,6 +189,10 @@ async def _objects_of_a(h: Harness, auth: tuple[str, str]) -> dict[str, str]:
     key = await _ok(await client.post("/v2/keys", auth=auth))
     _REGISTRY.remember(key["api_key"])
     trail = await _ok(await client.get("/v2/audit_events", auth=auth))
+    outcome = {"kind": "hosted_outcome", "outcome": "IN_PROGRESS"}
+    fault = await _ok(await client.post("/v2/test_helpers/faults", json=outcome, auth=auth))
+    sandbox = await _ok(await client.post("/v2/test_helpers/sandboxes", auth=auth))
+    _REGISTRY.remember(sandbox["api_key"])
     return {
         "audit_event": trail["data"][0]["id"],
         "session": session["id"],
@@ -192,6 +204,8 @@ async def _objects_of_a(h: Harness, auth: tuple[str, str]) -> dict[str, str]:
         "webhook_delivery": deliveries["data"][0]["id"],
         "api_key": key["id"],
         "second_key": key["api_key"],
+        "fault": fault["id"],
+        "sandbox": sandbox["id"],
     }
 
 
@@ -211,6 +225,8 @@ async def _what_a_sees(h: Harness, a: dict[str, str]) -> list[Any]:
         "/v2/webhook_events",
         f"/v2/webhook_events/{a['webhook_event']}/deliveries",
         "/v2/audit_events?limit=100",
+        "/v2/test_helpers/faults",
+        "/v2/test_helpers/sandboxes",
     ]:
         seen.append((path, await _ok(await h.client.get(path, auth=auth))))
     return seen

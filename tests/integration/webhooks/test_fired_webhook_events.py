@@ -60,7 +60,7 @@ async def test_an_application_event_is_delivered_signed_both_ways_with_the_id_an
             hooks,
             {"type": "APPLICATION", "partner_customer_id": "CUST_FIRED", "status": "REJECTED"},
         )
-        assert await hooks.worker().drain() == 1
+        await hooks.worker().drain()  # (with whatever other tests left due on the shared database)
     (received,) = receiver.received
     payload = assert_signed_both_ways(secret, received)
     assert received.event_id == fired["id"] == payload["id"]
