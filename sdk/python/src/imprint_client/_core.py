@@ -94,6 +94,10 @@ class Operation(Generic[R]):
         for name, value in (path or {}).items():
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{self.operation_id}: {name} must be a non-empty string")
+            # The server decodes %2F before routing, and URLs drop dot segments: an id with a
+            # slash, or "..", would name another route. No id the service issues has either.
+            if "/" in value or value in (".", ".."):
+                raise ValueError(f"{self.operation_id}: {name} is not an id")
             filled = filled.replace("{" + name + "}", quote(value, safe=""))
         sent_query = {k: v for k, v in (query or {}).items() if v is not None}
         sent_body: dict[str, object] | None = None
