@@ -8,6 +8,7 @@ does, and closes the clients a test opened. Nothing of the SDK or the app is rep
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -61,8 +62,17 @@ class SyncApp:
         services: Services = self.app.state.services
         return services
 
-    def http_client(self, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-        return httpx.Client(transport=transport or PortalTransport(self.portal, self.app))
+    def http_client(
+        self,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        sent: list[httpx.Request] | None = None,
+    ) -> httpx.Client:
+        """``sent``: every request the client sends is appended to it (each attempt)."""
+        hooks = {"request": [sent.append]} if sent is not None else {}
+        return httpx.Client(
+            transport=transport or PortalTransport(self.portal, self.app), event_hooks=hooks
+        )
 
     def transport(self) -> PortalTransport:
         return PortalTransport(self.portal, self.app)
@@ -71,11 +81,15 @@ class SyncApp:
         return self.portal.call(lambda: make_partner(self.services, merchant_keys=merchant_keys))
 
     def client(
-        self, api_key: str, *, transport: httpx.BaseTransport | None = None, **options: Any
+        self,
+        api_key: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sent: list[httpx.Request] | None = None,
+        **options: Any,
     ) -> Imprint:
-        client = Imprint(
-            api_key, base_url=BASE_URL, http_client=self.http_client(transport), **options
-        )
+        http = self.http_client(transport, sent=sent)
+        client = Imprint(api_key, base_url=BASE_URL, http_client=http, **options)
         self.opened.append(client)
         return client
 
@@ -109,6 +123,22 @@ class AsyncApp:
 
     async def partner_client(self, **options: Any) -> AsyncImprint:
         return self.client((await self.new_partner())[1], **options)
+
+
+@dataclass
+class RetryLog:
+    """The SDK's own log lines (``imprint_client``), read when asked."""
+
+    caplog: pytest.LogCaptureFixture
+
+    def lines(self) -> list[str]:
+        return [r.getMessage() for r in self.caplog.records if r.name == "imprint_client"]
+
+
+@pytest.fixture
+def retry_log(caplog: pytest.LogCaptureFixture) -> Iterator[RetryLog]:
+    with caplog.at_level(logging.INFO, logger="imprint_client"):
+        yield RetryLog(caplog)
 
 
 @pytest.fixture
