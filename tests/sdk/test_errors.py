@@ -162,7 +162,7 @@ async def test_the_async_client_raises_the_same_classes(async_app: AsyncApp) -> 
         await async_app.client("isk_test_" + "x" * 43).customers.list()
 
 
-# -- no response ---------------------------------------------------------------------------------
+# -- no response ----------------------------------------------------------------------------------
 
 
 def closed_port() -> int:
@@ -208,7 +208,7 @@ def test_no_answer_within_the_timeout_is_an_api_timeout_error(black_hole: str) -
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
 
 
-# -- nothing of a secret in any repr, exception or log line ----------------------------------------
+# -- nothing of a secret in any repr, exception or log line ---------------------------------------
 
 
 def test_no_repr_shows_a_secret(sync_app: SyncApp) -> None:

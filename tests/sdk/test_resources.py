@@ -336,7 +336,7 @@ async def test_sandboxes_through_the_async_client(async_app: AsyncApp) -> None:
     assert (await client.test_helpers.sandboxes.delete(sandbox.id)).deleted is True
 
 
-# -- pagination ----------------------------------------------------------------------------------
+# -- pagination -----------------------------------------------------------------------------------
 
 
 def test_iterating_a_list_walks_every_page_in_order(sync_app: SyncApp) -> None:

@@ -83,7 +83,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     assert parse_retry_after(None) is None
 
 
-# -- the gateway: 502/503/504, lost answers, dropped and refused connections -----------------------
+# -- the gateway: 502/503/504, lost answers, dropped and refused connections ----------------------
 
 
 def test_a_read_is_retried_through_502s_and_503s(sync_app: SyncApp) -> None:
@@ -266,7 +266,7 @@ def test_only_a_keyed_call_retries_a_key_in_flight() -> None:
     assert not _core.status_error_is_retryable(read, in_use)
 
 
-# -- one client, many threads and tasks ------------------------------------------------------------
+# -- one client, many threads and tasks -----------------------------------------------------------
 
 
 def test_one_client_serves_many_threads_at_once(sync_app: SyncApp) -> None:

@@ -36,7 +36,15 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0  # seconds, for each attempt
 DEFAULT_MAX_RETRIES = 2
 
-_NOT_GIVEN: Any = object()
+
+class _NotGiven:
+    """``with_options``' default: the setting is not changed."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+_NOT_GIVEN: Any = _NotGiven()
 
 
 class _Base:

@@ -7,8 +7,8 @@ Each body is the served spec's request schema (``tests/sdk`` compares them). The
 the rest (formats, lengths, ISO code lists) and reports every problem at once.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: on Python 3.11 a TypedDict's Required[...] is
+# only seen when its annotations are evaluated as the class is made.
 from typing import Any, Literal, Required, TypedDict
 
 __all__ = [

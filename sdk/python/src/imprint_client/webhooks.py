@@ -152,5 +152,5 @@ def _event(payload: bytes) -> Event:
             for e in exc.errors(include_url=False, include_input=False)
         )
         raise WebhookVerificationError(
-            f"the webhook body is not a {kind} event: {problems}"
+            f"the webhook body is not a valid {kind} event: {problems}"
         ) from None
