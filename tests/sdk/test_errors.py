@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import secrets
 import socket
@@ -87,6 +88,26 @@ def test_a_400_lists_every_problem_as_field_and_message(sync_app: SyncApp) -> No
     assert REQUEST_ID_RE.fullmatch(error.request_id)
     assert error.request_id in str(error)
     assert "customer_history.email: must be a well-formed email address" in str(error)
+
+
+def test_an_error_survives_pickling_for_a_task_queue(sync_app: SyncApp) -> None:
+    client = sync_app.partner_client()
+    with pytest.raises(NotFoundError) as caught:
+        client.customers.retrieve("00000000-0000-4000-8000-000000000000")
+    copied = pickle.loads(pickle.dumps(caught.value))
+    assert type(copied) is NotFoundError
+    assert (copied.status, copied.type, copied.request_id, str(copied)) == (
+        404,
+        "CUSTOMER_NOT_FOUND_ERROR",
+        caught.value.request_id,
+        str(caught.value),
+    )
+
+
+def test_a_key_that_cannot_be_a_header_is_refused_at_once() -> None:
+    for bad in ("", " isk_test_x", "isk_test_x\n", "isk test", "isk_tést"):
+        with pytest.raises(ValueError, match="api_key"):
+            Imprint(bad)
 
 
 def test_a_413_and_a_422_are_invalid_requests_too(sync_app: SyncApp) -> None:

@@ -121,7 +121,7 @@ class Imprint(_Base):
     of a partner with several (sent where the API takes it); ``timeout`` bounds each attempt;
     ``max_retries`` how many times a failed call may be sent again (see the README, "Python
     SDK"). ``http_client``: an ``httpx.Client`` of your own (a proxy, a transport, a test's
-    in-process app); the client then neither configures nor closes it.
+    in-process app); the client then does not close it (``timeout`` still bounds each attempt).
     """
 
     def __init__(
@@ -155,7 +155,7 @@ class Imprint(_Base):
         merchant_key: str | None = _NOT_GIVEN,
     ) -> Imprint:
         """A client like this one with some settings changed (a sandbox's key, say), sharing its
-        connection pool; closing it leaves the pool open."""
+        connection pool: closing the copy leaves the pool open, closing this client closes it."""
         changed = self._changed(api_key, timeout, max_retries, merchant_key)
         return Imprint(**changed, http_client=self._http)
 
@@ -237,7 +237,8 @@ class AsyncImprint(_Base):
         max_retries: int = _NOT_GIVEN,
         merchant_key: str | None = _NOT_GIVEN,
     ) -> AsyncImprint:
-        """A client like this one with some settings changed, sharing its connection pool."""
+        """A client like this one with some settings changed, sharing its connection pool:
+        closing the copy leaves the pool open, closing this client closes it."""
         changed = self._changed(api_key, timeout, max_retries, merchant_key)
         return AsyncImprint(**changed, http_client=self._http)
 

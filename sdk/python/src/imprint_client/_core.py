@@ -177,8 +177,10 @@ def make_config(
     max_retries: int,
     merchant_key: str | None,
 ) -> Config:
-    if not isinstance(api_key, str) or not api_key or api_key != api_key.strip():
-        raise ValueError("api_key must be a non-empty string without surrounding whitespace")
+    if not (isinstance(api_key, str) and api_key and api_key.isascii() and api_key.isprintable()):
+        raise ValueError("api_key must be a non-empty string of printable ASCII characters")
+    if api_key != api_key.strip() or " " in api_key:
+        raise ValueError("api_key must not contain spaces")
     if not base_url.startswith(("http://", "https://")):
         raise ValueError("base_url must start with http:// or https://")
     if max_retries < 0:
@@ -276,7 +278,9 @@ def error_from_response(response: httpx.Response) -> APIStatusError:
     status = response.status_code
     body = _error_body(status, response.content)
     if isinstance(body, ErrorBody):
-        message = f"{status} {body.error}: " + "; ".join(body.details)
+        message = f"{status} {body.error}" + (
+            ": " + "; ".join(body.details) if body.details else ""
+        )
     elif body is not None:
         message = f"{status} {body.type}: {body.message}"
     else:

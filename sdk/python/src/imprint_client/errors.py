@@ -104,6 +104,10 @@ class ImprintError(Exception):
             return code if isinstance(code, str) else None
         return None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments: rebuilt from the attributes (multiprocessing, task queues).
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
     def __str__(self) -> str:
         parts = [self.message]
         if self.request_id:
@@ -119,6 +123,13 @@ class ImprintError(Exception):
         if self.request_id is not None:
             fields.append(f"request_id={self.request_id!r}")
         return redact(f"{type(self).__name__}({', '.join(fields)})")
+
+
+def _rebuild(cls: type[ImprintError], state: dict[str, Any]) -> ImprintError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state["message"])
+    error.__dict__.update(state)
+    return error
 
 
 class APIStatusError(ImprintError):
