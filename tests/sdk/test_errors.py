@@ -378,9 +378,14 @@ def test_retries_are_logged_without_a_secret(
     script = Script(["503", "drop-after"])
     api_key = sync_app.new_partner()[1]
     client = sync_app.client(api_key, transport=Gateway(sync_app.transport(), script))
-    with caplog.at_level(logging.DEBUG):
+    with (
+        caplog.at_level(logging.DEBUG),
+        caplog.at_level(logging.DEBUG, logger="httpx"),
+        caplog.at_level(logging.DEBUG, logger="httpcore"),
+    ):
         session = client.customer_sessions.create(partner_customer_id=pcid())
     assert len(script.seen) == 3
+    assert any(r.name == "httpx" for r in caplog.records)  # httpx's own lines were seen
     assert any("retry 2 of 2" in r.getMessage() for r in caplog.records)
     assert_hidden(api_key, caplog.text)
     assert_hidden(session.client_secret, caplog.text)
