@@ -105,7 +105,8 @@ class Operation(Generic[R]):
             sent_body = {k: v for k, v in body.items() if v is not None}
             self._check_body(sent_body)
         if self.retry is Retry.KEYED:
-            idempotency_key = idempotency_key or str(uuid.uuid4())
+            if idempotency_key is None:  # one key for every attempt of this call
+                idempotency_key = str(uuid.uuid4())
         elif idempotency_key is not None:
             raise ValueError(f"{self.operation_id} takes no Idempotency-Key")
         return Call(self, filled, sent_query, sent_body, idempotency_key, merchant_key)
