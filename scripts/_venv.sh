@@ -39,13 +39,14 @@ _phase() {
 }
 
 # ensure_venv LOCK [DIR [no-project]]: DIR (default .venv) holds LOCK's packages plus this project
-# (editable, unless no-project). LOCK is requirements/runtime.txt or requirements/test.txt.
+# and its Python SDK, sdk/python (both editable, unless no-project). LOCK is
+# requirements/runtime.txt or requirements/test.txt.
 ensure_venv() {
   local lock="$1" venv="${2:-.venv}" project="${3:-project}"
   local python
   python=$(project_python)
   local want
-  want=$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)
+  want=$(cat "$lock" pyproject.toml sdk/python/pyproject.toml | sha256sum | cut -c1-16)
   local stamp="$venv/.installed-$(basename "$lock" .txt)"
   if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
@@ -65,6 +66,10 @@ ensure_venv() {
   [ "$project" = "no-project" ] || _phase "$log" "installing imprint-sessions" \
     "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
     --no-deps --no-build-isolation -e .
+  # The SDK (imprint-sessions-client): its only dependencies, httpx and pydantic, are locked above.
+  [ "$project" = "no-project" ] || _phase "$log" "installing imprint-sessions-client" \
+    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
+    --no-deps --no-build-isolation -e sdk/python
   printf '%s' "$want" >"$stamp"
 }
 
@@ -80,7 +85,7 @@ ensure_newest_venv() {
   _phase "$log" "creating the virtual environment" "$python" -m venv "$venv"
   _phase "$log" "installing the newest allowed releases" \
     "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --progress-bar off \
-    --upgrade --upgrade-strategy eager "setuptools>=77" -e ".[test]"
+    --upgrade --upgrade-strategy eager "setuptools>=77" -e ".[test]" -e sdk/python
   "$venv/bin/python" -m pip freeze --exclude-editable >"$venv/versions.txt"
 }
 

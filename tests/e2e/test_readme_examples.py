@@ -17,6 +17,8 @@ value with that prefix).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -155,6 +157,9 @@ EXAMPLES = [
     Example("README.md", "/v2/audit_events?type=", step="audit_trail"),
     Example("README.md", "/v2/test_helpers/faults", step="test_faults"),
     Example("README.md", "/v2/test_helpers/webhook_events", step="fire_webhook_event"),
+    Example("README.md", "from imprint_client import Imprint,", step="sdk_example"),
+    Example("README.md", "from imprint_client import AsyncImprint", step="sdk_async"),
+    Example("README.md", "def handle_imprint_webhook(", step="sdk_webhook_handler"),
     Example(
         "README.md",
         "IMPRINT_ENV=production",
@@ -701,6 +706,64 @@ def test_contributing_layout_names_files_that_exist() -> None:
     assert not missing, f"{block.where()}: named but missing: {missing}"
 
 
+def run_python(tour: Tour, block: Block, **names: Any) -> tuple[str, dict[str, Any]]:
+    """A Python block run as written (the README's host and key replaced by the tour's), with
+    ``names`` defined; what it printed, and its names afterwards."""
+    namespace: dict[str, Any] = {"__name__": "readme_example", **names}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(tour.substitute(block.text), block.where(), "exec"), namespace)
+    return printed.getvalue(), namespace
+
+
+def step_sdk_example(tour: Tour) -> None:
+    """The SDK's complete program runs against the tour's server and prints what it says."""
+    block = block_of("sdk_example")
+    printed, names = run_python(tour, block)
+    secret = names["for_the_browser"]
+    _REGISTRY.remember(secret)
+    _REGISTRY.remember(names["sandbox"].api_key)
+    assert secret.startswith("ics_")
+    assert secret not in printed
+    assert names["sandbox"].api_key not in printed
+    lines = printed.splitlines()
+    assert re.fullmatch(r"id='[0-9A-F-]{36}' client_secret='ics_\*\*\*\*' .*", lines[0]), lines
+    assert any(line.split()[1:2] == ["CUST_03476998"] for line in lines), printed
+    details = (
+        "[ErrorDetail(field='customer_history.email', message='must be a well-formed email "
+        "address')]"
+    )
+    assert any(re.fullmatch(r"400 req_[0-9a-f]{24} " + re.escape(details), ln) for ln in lines)
+    assert "CUSTOMER_NOT_FOUND_ERROR customer_id" in lines
+    assert any(line.startswith("CARD ACTIVE last4=") for line in lines), printed
+    listed = httpx.get(
+        f"{tour.server.base_url}/v2/test_helpers/sandboxes", auth=(tour.key, ""), timeout=10
+    ).json()
+    assert names["sandbox"].id not in {s["id"] for s in listed["data"]}  # deleted at the end
+
+
+def step_sdk_async(tour: Tour) -> None:
+    printed, _ = run_python(tour, block_of("sdk_async"))
+    lines = printed.splitlines()
+    assert {"CUST_0", "CUST_1", "CUST_2"} <= set(lines), printed
+    assert lines[-1] == "3"
+
+
+def step_sdk_webhook_handler(tour: Tour) -> None:
+    """The README's handler accepts the events step's real deliveries, fulfils the accepted
+    application once, and refuses an altered body."""
+    printed, names = run_python(tour, block_of("sdk_webhook_handler"), secret=tour.secret)
+    handle = names["handle_imprint_webhook"]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        for delivery in tour.received:
+            assert handle(delivery.body, delivery.headers) == 200
+            assert handle(delivery.body + b" ", delivery.headers) == 400
+    (fulfilled,) = out.getvalue().splitlines()
+    application = next(r for r in tour.received if json.loads(r.body)["object"] == "APPLICATION")
+    assert fulfilled == f"fulfil the order of CUST_03476998 once per {application.event_id}"
+    assert printed == ""
+
+
 STEPS: dict[str, Callable[[Tour], None]] = {
     "banner": step_banner,
     "create_session": step_create_session,
@@ -716,6 +779,9 @@ STEPS: dict[str, Callable[[Tour], None]] = {
     "verify_hmac": step_verify_hmac,
     "test_faults": step_test_faults,
     "fire_webhook_event": step_fire_webhook_event,
+    "sdk_example": step_sdk_example,
+    "sdk_async": step_sdk_async,
+    "sdk_webhook_handler": step_sdk_webhook_handler,
 }
 # Steps that need no server, each a test of its own.
 STATIC_STEPS = {"layout", "pytest_plugin"}

@@ -5,6 +5,9 @@ the ``test`` extra. A module counts as provided by a distribution when that dist
 installed metadata says so (``importlib.metadata.packages_distributions``), so ``yaml`` is PyYAML
 and ``pydantic_core`` is pydantic-core. Transitive availability does not count: SQLAlchemy 2.1
 stopped pulling greenlet in, and Playwright happened to, which hid a broken first start.
+
+The Python SDK (``sdk/python``, a distribution of its own) imports only httpx, pydantic and the
+standard library, and never the server package.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ TEST = _names(PYPROJECT["project"]["optional-dependencies"]["test"])
 # The fixtures for partners' suites, installed with ``imprint-sessions[pytest]``.
 PYTEST_EXTRA = _names(PYPROJECT["project"]["optional-dependencies"]["pytest"])
 PLUGIN = ROOT / "src" / "imprint_sessions" / "pytest_plugin.py"
+SDK = ROOT / "sdk" / "python"
+SDK_PACKAGE = "imprint_client"
+SDK_PYPROJECT = tomllib.loads((SDK / "pyproject.toml").read_text())
 
 
 def _local_modules(*roots: Path) -> set[str]:
     """Names importable from the repository itself (tests/ is on pytest's pythonpath)."""
-    names = {"imprint_sessions"}
+    names = {"imprint_sessions", SDK_PACKAGE}  # the SDK is this repository's too (sdk/python)
     for root in roots:
         for path in root.rglob("*"):
             if "__pycache__" in path.parts:
@@ -107,6 +113,60 @@ def test_the_pytest_plugin_imports_only_runtime_and_its_extras_dependencies() ->
 def test_tests_and_benchmarks_import_only_runtime_and_test_dependencies(tree: str) -> None:
     local = _local_modules(ROOT / "tests", ROOT / "benchmarks")
     assert undeclared(ROOT / tree, RUNTIME | TEST, local) == []
+
+
+def dynamic_imports(root: Path) -> dict[str, set[str]]:
+    """Modules named to ``importlib.import_module`` or ``__import__`` as a literal."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            first = node.args[0]
+            if name in ("import_module", "__import__") and isinstance(first, ast.Constant):
+                found.setdefault(str(first.value).split(".")[0], set()).add(path.name)
+    return found
+
+
+def test_the_sdk_imports_only_httpx_pydantic_and_the_standard_library() -> None:
+    """The SDK's own distribution depends on httpx and pydantic alone, and nothing in it imports
+    the server (``imprint_sessions``): partners install it without the service."""
+    source = SDK / "src"
+    imported = imported_top_level(source)
+    for module, files in dynamic_imports(source).items():
+        imported.setdefault(module, set()).update(files)
+    assert "imprint_sessions" not in imported, imported.get("imprint_sessions")
+    third_party = {
+        module: sorted(files)
+        for module, files in imported.items()
+        if module not in sys.stdlib_module_names and module != SDK_PACKAGE
+    }
+    assert set(third_party) <= {"httpx", "pydantic"}, third_party
+    assert {"httpx", "pydantic"} <= set(third_party)  # the scan saw the SDK's imports
+
+
+def test_the_sdk_declares_httpx_and_pydantic_in_the_servers_tested_ranges() -> None:
+    """The SDK's two requirements are exactly the server's own, whose ranges the locks pin and
+    the suite tests; no other requirement."""
+    declared = SDK_PYPROJECT["project"]["dependencies"]
+    assert _names(declared) == {"httpx", "pydantic"}
+    server = {
+        _normalise(re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0]): d
+        for d in PYPROJECT["project"]["dependencies"]
+    }
+    assert sorted(declared) == sorted([server["httpx"], server["pydantic"]])
+    assert SDK_PYPROJECT["project"]["name"] == "imprint-sessions-client"
+
+
+def test_the_sdk_scan_sees_a_server_import(tmp_path: Path) -> None:
+    """The SDK check can fail: an import of the server, static or dynamic, is seen."""
+    (tmp_path / "probe.py").write_text(
+        "import importlib\nfrom imprint_sessions.app import create_app\n"
+        "importlib.import_module('imprint_sessions.wire')\n"
+    )
+    assert "imprint_sessions" in imported_top_level(tmp_path)
+    assert "imprint_sessions" in dynamic_imports(tmp_path)
 
 
 def test_the_scan_sees_an_undeclared_import(tmp_path: Path) -> None:

@@ -1,0 +1,112 @@
+"""What requests send, as ``TypedDict``s: a type checker sees a misspelt or mistyped key, and the
+client refuses one at run time too (``TypeError``, before anything is sent; ``_check.py``).
+
+The nested ones are passed to the resource methods as plain dicts
+(``customer_history={"email": ...}``); the bodies are built from the methods' keyword arguments.
+Each body is the served spec's request schema (``tests/sdk`` compares them). The server checks
+the rest (formats, lengths, ISO code lists) and reports every problem at once.
+"""
+
+# No `from __future__ import annotations` here: on Python 3.11 a TypedDict's Required[...] is
+# only seen when its annotations are evaluated as the class is made.
+from typing import Any, Literal, Required, TypedDict
+
+__all__ = [
+    "AddressParams",
+    "CustomerAccountHistoryParams",
+    "DateOfBirthParams",
+]
+
+
+class AddressParams(TypedDict, total=False):
+    street_line1: str
+    street_line2: str
+    city: str
+    state: str
+    postal_code: str
+    country: str  # ISO-3166-1 alpha-3 (``USA``)
+
+
+class DateOfBirthParams(TypedDict):
+    year: int
+    month: int
+    day: int
+
+
+class CustomerAccountHistoryParams(TypedDict, total=False):
+    """The customer's account history with the partner (fills the profile of a new customer)."""
+
+    email: str
+    phone: str  # E.164
+    first_name: str
+    last_name: str
+    preferred_language: str  # ISO 639-1
+    address: AddressParams
+    account_tenure: int  # months
+    ltv_amount: int  # minor units
+    ltv_currency: str  # ISO-4217
+    loyalty_tier: str
+    account_created_at: str  # RFC 3339
+    transaction_count: int
+
+
+# -- request bodies (built by the resource methods) ----------------------------------------------
+
+
+class CreateCustomerSessionBody(TypedDict, total=False):
+    customer_id: str
+    partner_customer_id: str
+    transaction_amount: int
+    transaction_currency: str
+    customer_history: CustomerAccountHistoryParams
+    source: str
+    metadata: dict[str, Any]
+    expires_in: int
+
+
+class SearchCustomersBody(TypedDict, total=False):
+    partner_customer_id: str
+    date_of_birth: DateOfBirthParams
+    ssn: str
+    limit: int
+    starting_after: str
+
+
+class UpdateCustomerBody(TypedDict, total=False):
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+    preferred_language: str
+    address: AddressParams
+    date_of_birth: DateOfBirthParams
+    ssn: str
+    partner_customer_id: str
+    metadata: dict[str, Any]
+
+
+class DeleteApiKeyBody(TypedDict):
+    id: str
+
+
+EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
+
+
+class CreateWebhookEndpointBody(TypedDict, total=False):
+    url: Required[str]
+    event_types: list[EventType]
+    description: str
+
+
+class RotateWebhookSecretBody(TypedDict, total=False):
+    grace_period_seconds: int
+
+
+class SimulateApplicationBody(TypedDict, total=False):
+    customer_id: str
+    partner_customer_id: str
+    status: Required[Literal["OFFER_ACCEPTED", "REJECTED"]]
+
+
+class CreateSandboxBody(TypedDict, total=False):
+    name: str

@@ -1,0 +1,1 @@
+"""The Python SDK (sdk/python) against the real service: in-process and real servers."""
