@@ -16,6 +16,7 @@ import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,14 +344,14 @@ def _dump_for_the_sweep_and_drop(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=BACKENDS)
-def isolated_database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+@contextmanager
+def isolated_database(
+    request: pytest.FixtureRequest, backend: str, directory: Path
 ) -> Iterator[str]:
-    """A migrated database no other test uses, for a test that breaks it or leaves work behind
-    (e.g. webhook deliveries another test's worker would drain). Override ``database_url`` with
-    it in such a module."""
-    if request.param == "postgresql":
+    """A migrated database of ``backend`` no other test uses (SQLite: in ``directory``); on
+    PostgreSQL dumped for the sweep and dropped on exit. ``isolated_database_url``'s, for a
+    fixture of a wider scope."""
+    if backend == "postgresql":
         template: str = request.getfixturevalue("pg_template")
         import psycopg
 
@@ -362,21 +363,37 @@ def isolated_database_url(
         finally:
             _dump_for_the_sweep_and_drop(name)
         return
-    path = tmp_path / "imprint.sqlite3"
-    shutil.copy(sqlite_template, path)
+    path = directory / "imprint.sqlite3"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
     _REGISTRY.sqlite_paths.add(path)
     yield f"sqlite:///{path}"
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+@pytest.fixture(params=BACKENDS)
+def isolated_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated database no other test uses, for a test that breaks it or leaves work behind
+    (e.g. webhook deliveries another test's worker would drain). Override ``database_url`` with
+    it in such a module."""
+    with isolated_database(request, request.param, tmp_path) as url:
+        yield url
+
+
+def sandbox_settings(data_dir: Path, database_url: str) -> Settings:
+    """The ``settings`` fixture's: a sandbox on ``database_url``, the suite's master key."""
     return Settings(
         env="sandbox",
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         secret_key=TEST_SECRET_KEY,
         database_url=database_url,
         log_level="DEBUG",
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return sandbox_settings(tmp_path / "data", database_url)
 
 
 @pytest.fixture

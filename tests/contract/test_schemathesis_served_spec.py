@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from conftest import _REGISTRY
+from conftest import _REGISTRY, BACKENDS, isolated_database, sandbox_settings
 from imprint_sessions.app import create_app
 from imprint_sessions.config import Settings
 from imprint_sessions.domain.phone_verification import SANDBOX_CODE
@@ -272,8 +273,8 @@ def database_url(isolated_database_url: str) -> str:
     return isolated_database_url
 
 
-@pytest.fixture
-def served(settings: Settings) -> Iterator[Served]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[Served]:
     """The app under uvicorn on ``settings``' database, toured, with its own served spec."""
     # Rate limits off: hundreds of requests on one key are the method here, and a 429 (which the
     # spec documents) would only hide what the generated request got.
@@ -289,6 +290,35 @@ def served(settings: Settings) -> Iterator[Served]:
         served = Served(base_url, session, api_key, receiver_url=receiver.url)
         served.schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
         _tour(served)
+        yield served
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[Served]:
+    """A server of its own, for a test whose valid requests change what they find (they
+    delete, expire and lock the tour's objects, whose ids the next test's requests would use)."""
+    with serving(settings) as served:
+        yield served
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(backend, marks=pytest.mark.xdist_group(f"served-spec-{backend}"))
+        for backend in BACKENDS
+    ],
+)
+def served_once(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """One server per backend (a database of its own, toured once) for the tests whose
+    requests change nothing any of them looks at: refused ones (401, 400: nothing is written)
+    and the tour's own record. Its tests share one worker (their xdist group)."""
+    directory = tmp_path_factory.mktemp(f"served-once-{request.param}")
+    with (
+        isolated_database(request, request.param, directory) as url,
+        serving(sandbox_settings(directory / "data", url)) as served,
+    ):
         yield served
 
 
@@ -436,8 +466,9 @@ def _run_invalid(served: Served, credentials: Callable[[Operation], list[str | N
 
 
 def test_valid_request_to_every_operation_answers_as_served_spec_documents(
-    served: Served,
+    served_once: Served,
 ) -> None:
+    served = served_once
     # The tour (in the fixture) sent one valid request to each operation, in an order that makes
     # each succeed; every answer passed the same four checks as the generated requests.
     assert not served.tour_failures, "\n\n".join(served.tour_failures)
@@ -463,11 +494,13 @@ def test_valid_credentials_generated_requests_conform_to_served_spec(served: Ser
     )
 
 
-def test_missing_credentials_every_protected_operation_answers_401(served: Served) -> None:
-    _run_invalid(served, lambda operation: [None])
+def test_missing_credentials_every_protected_operation_answers_401(served_once: Served) -> None:
+    _run_invalid(served_once, lambda operation: [None])
 
 
-def test_bad_credentials_every_protected_operation_answers_401(served: Served) -> None:
+def test_bad_credentials_every_protected_operation_answers_401(served_once: Served) -> None:
+    served = served_once
+
     def bad(operation: Operation) -> list[str | None]:
         if "clientAuth" in _security(operation):
             return list(served.bad_client_credentials)
@@ -481,8 +514,9 @@ def test_bad_credentials_every_protected_operation_answers_401(served: Served) -
 
 @pytest.mark.parametrize("key", ["k" * 256, "caf\u00e9"], ids=["256-chars", "not-ascii"])
 def test_malformed_idempotency_key_answers_documented_400_on_every_idempotent_post(
-    served: Served, key: str
+    served_once: Served, key: str
 ) -> None:
+    served = served_once
     # Schemathesis found disableWebhookEndpoint and replayWebhookDelivery answering this 400
     # without documenting it.
     idempotent = [
@@ -507,8 +541,9 @@ def test_malformed_idempotency_key_answers_documented_400_on_every_idempotent_po
 
 @pytest.mark.parametrize("credential", [None, "Bearer isk_test_unknown"], ids=["none", "unknown"])
 def test_invalid_credentials_with_malformed_body_answer_401_before_the_body_is_read(
-    served: Served, credential: str | None
+    served_once: Served, credential: str | None
 ) -> None:
+    served = served_once
     # Schemathesis found createWebhookEndpoint, rotateWebhookSecret and simulateApplication
     # answering 400 to a request without a valid key: FastAPI parsed their bodies before the
     # key was checked. Every protected operation with a body must answer 401 whatever the body.

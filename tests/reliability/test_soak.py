@@ -28,7 +28,7 @@ import pytest
 
 from conftest import _REGISTRY, IN_CI, PG_ADMIN_URL
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("soak")]
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 60.0
@@ -57,15 +57,7 @@ def _load_soak() -> ModuleType:
 soak = _load_soak()
 
 
-# One xdist group per backend: each soak's tests on the worker that ran it, the two soaks free to
-# run on different workers (each is 60 s of wall time, started first; see tests/xdist_groups.py).
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(backend, marks=pytest.mark.xdist_group(f"soak-{backend}"))
-        for backend in ("postgresql", "sqlite")
-    ],
-)
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One 60 s soak of ``request.param``; its summary (see soak.summarise)."""
     backend: str = request.param
