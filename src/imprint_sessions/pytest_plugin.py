@@ -9,8 +9,7 @@ test a throwaway sandbox of a real imprint-sessions server:
 - ``imprint_sandbox``: a fresh sandbox for the test, with its own key and an ``httpx.Client``
   authenticated as it, deleted afterwards;
 - ``imprint_webhooks``: a loopback receiver registered as the sandbox's webhook endpoint, which
-  records every event delivered to it, signature checked;
-- ``imprint_clock``: a test clock attached to the sandbox, to advance past expiries and retries.
+  records every event delivered to it, signature checked.
 
 A test sees only its own sandbox's customers, sessions and events, so tests may run in
 parallel (pytest-xdist) against one server.
@@ -31,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -128,28 +126,6 @@ class ImprintWebhooks:
             self.received.append(ReceivedEvent(event["object"], event["data"], body, headers))
             self._arrived.notify_all()
         return True
-
-
-@dataclass
-class ImprintClock:
-    """The sandbox's test clock: frozen at ``now`` until advanced."""
-
-    client: httpx.Client
-
-    @property
-    def now(self) -> datetime:
-        return _parse_time(_ok(self.client.get("/v2/test_helpers/test_clock"))["now"])
-
-    def advance(self, *, seconds: int) -> datetime:
-        """Move the clock forward; what falls due on the way (expiries, retries) follows it."""
-        answer = self.client.post(
-            "/v2/test_helpers/test_clock/advance", json={"by_seconds": seconds}
-        )
-        return _parse_time(_ok(answer)["now"])
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -301,11 +277,3 @@ def imprint_webhooks(imprint_sandbox: ImprintSandbox) -> Iterator[ImprintWebhook
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def imprint_clock(imprint_sandbox: ImprintSandbox) -> ImprintClock:
-    """A test clock attached to the sandbox (it goes with the sandbox), frozen at the present
-    until advanced."""
-    _ok(imprint_sandbox.client.post("/v2/test_helpers/test_clock", json={}))
-    return ImprintClock(imprint_sandbox.client)
