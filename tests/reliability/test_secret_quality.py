@@ -18,6 +18,7 @@ import pytest
 import imprint_sessions
 from conftest import TEST_SECRET_KEY
 from imprint_sessions.credentials import SecretBox, mint_api_key, mint_otp_code, new_id
+from imprint_sessions.domain import audit
 from imprint_sessions.middleware import new_request_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secret-quality")]
@@ -142,8 +143,12 @@ RANDOM_ALLOWED = {
     "domain/idempotency.py": {"randrange"},
 }
 # Every use of a randomness or id source in src/ must be one of these (uuid.UUID parses ids).
+# `secrets.randbits` is the OS generator too (SystemRandom): the audit log's ids (domain/audit.py)
+# are UUIDv7, time-ordered on purpose so the log pages in order, with 62 bits from it. They are
+# not credentials and are never parsed as session ids (tests/unit/test_audit.py); their random
+# part is checked below like every other id's.
 SOURCES_ALLOWED = {
-    "secrets": {"token_urlsafe", "token_hex", "token_bytes", "randbelow", "choice"},
+    "secrets": {"token_urlsafe", "token_hex", "token_bytes", "randbelow", "randbits", "choice"},
     "uuid": {"uuid4", "UUID"},
 }
 
@@ -189,6 +194,15 @@ def offences(name: str, tree: ast.Module) -> list[str]:
     if extra:
         found.append(f"{name}: random.{sorted(extra)}")
     return found
+
+
+def test_audit_ids_carry_62_uniform_bits_from_the_os_beside_their_time() -> None:
+    """The audit log's UUIDv7 ids: distinct, and the 62 bits after the variant look uniform."""
+    made = [audit.ordered_id() for _ in range(50_000)]
+    assert len(set(made)) == len(made)
+    low = [uuid.UUID(i).int & ((1 << 62) - 1) for i in made]
+    # Top two bytes of the 62 bits are 6 bits wide; use the low 56 bits (7 whole bytes).
+    assert_looks_uniform([(v & ((1 << 56) - 1)).to_bytes(7, "big") for v in low])
 
 
 def test_no_module_draws_ids_or_secrets_from_a_non_cryptographic_or_time_based_source() -> None:
