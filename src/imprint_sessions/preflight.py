@@ -15,6 +15,7 @@ import os
 import socket
 import sqlite3
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -94,17 +95,23 @@ def check_data_dir(settings: Settings) -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        for made in missing:  # leave nothing behind: this check changes nothing
-            try:
-                made.rmdir()
-            except OSError:
-                break
+        remove_made_dirs(missing)
         raise ConfigError(
             f"the data directory {directory} is not writable ({exc.strerror}): point {setting} "
             "at a directory this user can write"
         ) from None
-    for made in missing:
-        made.rmdir()  # made by the probe only; setup makes it again when it runs
+    remove_made_dirs(missing)  # made by the probe only; setup makes it again when it runs
+
+
+def remove_made_dirs(made: list[Path]) -> None:
+    """Remove the directories the probe made, deepest first, so the check changes nothing; stop
+    at the first that is no longer empty: another process starting at the same moment (several
+    ``serve`` on one data directory) has already put its database there, and it stays."""
+    for directory in made:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
 
 
 # -- the database and its schema ------------------------------------------------------------------
