@@ -406,19 +406,24 @@ def serve(
     from imprint_sessions.logs import configure_logging
 
     configure_logging(settings.log_level)
-    uvicorn.run(
-        "imprint_sessions.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # our RequestIdMiddleware writes a redacted access log
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    from imprint_sessions.observability.multiprocess import multiprocess_metrics
+
+    # --workers N: each worker writes its metrics to a directory of this run's, which any of them
+    # sums when scraped (observability/multiprocess.py); the workers inherit it from here.
+    with multiprocess_metrics(workers):
+        uvicorn.run(
+            "imprint_sessions.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,  # our RequestIdMiddleware writes a redacted access log
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
 
 
 @app.callback()
