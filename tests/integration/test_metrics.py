@@ -160,7 +160,7 @@ async def production_client(
 TOKEN = "mt_" + secrets.token_urlsafe(32)
 
 
-@pytest.mark.parametrize("production_client", [None], indirect=True)
+@pytest.mark.parametrize("production_client", [None], indirect=True, ids=["no-token"])
 async def test_production_without_a_token_has_no_metrics_endpoint(
     production_client: httpx.AsyncClient,
 ) -> None:
@@ -169,7 +169,8 @@ async def test_production_without_a_token_has_no_metrics_endpoint(
     assert "/metrics" not in spec["paths"]
 
 
-@pytest.mark.parametrize("production_client", [TOKEN], indirect=True)
+# ids: the token itself must never be in a test id (xdist compares them; logs show them).
+@pytest.mark.parametrize("production_client", [TOKEN], indirect=True, ids=["token"])
 async def test_production_metrics_need_the_bearer_token(
     production_client: httpx.AsyncClient, leak_registry: LeakRegistry
 ) -> None:

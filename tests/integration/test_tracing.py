@@ -18,6 +18,7 @@ from imprint_sessions.config import Settings
 from imprint_sessions.domain import partners
 from imprint_sessions.observability.tracing import REQUEST_ID_ATTRIBUTE, TracingMiddleware
 from imprint_sessions.storage.traced import TracedRunner
+from webhook_receiver import receiving
 
 
 @dataclass
@@ -106,3 +107,44 @@ def test_a_non_http_otlp_endpoint_is_refused_naming_the_fix(settings: Settings) 
         Settings.model_validate(
             {**settings.model_dump(), "otel_exporter_otlp_endpoint": "collector:4317"}
         )
+
+
+async def test_with_an_otlp_endpoint_spans_are_posted_to_it_over_http(
+    settings: Settings, clock: ManualClock
+) -> None:
+    """The production path: the OTLP/HTTP exporter, batched, flushed when the app stops."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    with receiving() as collector:
+        configured = settings.model_copy(
+            update={"otel_exporter_otlp_endpoint": f"{collector.url}/v1/traces"}
+        )
+        app = create_app(configured, clock=clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/healthz", headers={"request-id": "req-otlp-1"})
+                assert response.status_code == 200
+        posts = [r for r in collector.received if r.path.endswith("/v1/traces")]
+    assert posts, collector.received
+    assert posts[0].headers["content-type"] == "application/x-protobuf"
+    names, request_ids = set(), set()
+    for post in posts:
+        exported = ExportTraceServiceRequest.FromString(post.body)
+        for resource_spans in exported.resource_spans:
+            service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}[
+                "service.name"
+            ]
+            assert service == "imprint-sessions"
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    names.add(span.name)
+                    request_ids |= {
+                        a.value.string_value
+                        for a in span.attributes
+                        if a.key == REQUEST_ID_ATTRIBUTE
+                    }
+    assert "GET /healthz" in names
+    assert "req-otlp-1" in request_ids
