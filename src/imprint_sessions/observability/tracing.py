@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
 TRACER_NAME = "imprint_sessions"
+# An exception's text can hold what a request carried (a driver's "Key (email)=(...) already
+# exists"): spans record only its type, never its message or traceback.
+_NO_EXCEPTION_TEXT: dict[str, Any] = {"record_exception": False, "set_status_on_exception": False}
 REQUEST_ID_ATTRIBUTE = "imprint.request_id"
 
 
@@ -73,7 +76,7 @@ class TracingMiddleware:
             REQUEST_ID_ATTRIBUTE: scope.get(REQUEST_ID_SCOPE_KEY) or "",
         }
         with self.tracer.start_as_current_span(
-            method, kind=SpanKind.SERVER, attributes=attributes, record_exception=True
+            method, kind=SpanKind.SERVER, attributes=attributes, **_NO_EXCEPTION_TEXT
         ) as span:
             status = 500
 
@@ -94,6 +97,20 @@ class TracingMiddleware:
                     span.set_status(Status(StatusCode.ERROR))
 
 
+@contextmanager
+def _typed_errors(span_context: AbstractContextManager[Span]) -> Iterator[Span]:
+    """The span; an exception leaving it marks it an error, naming only the exception's type."""
+    from opentelemetry.trace import Status, StatusCode
+
+    with span_context as span:
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR))
+            span.set_attribute("error.type", type(exc).__name__)
+            raise
+
+
 class SqlSpans:
     """``storage.traced.SpanFactory`` over a tracer: a client span per statement."""
 
@@ -103,7 +120,11 @@ class SqlSpans:
     def __call__(self, name: str, attributes: dict[str, str]) -> AbstractContextManager[Any]:
         from opentelemetry.trace import SpanKind
 
-        return self._tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        return _typed_errors(
+            self._tracer.start_as_current_span(
+                name, kind=SpanKind.CLIENT, attributes=attributes, **_NO_EXCEPTION_TEXT
+            )
+        )
 
 
 @contextmanager
@@ -119,6 +140,7 @@ def webhook_span(
     with tracer.start_as_current_span(
         "webhook delivery",
         kind=SpanKind.CLIENT,
+        **_NO_EXCEPTION_TEXT,
         attributes={
             "imprint.webhook.endpoint_id": endpoint_id,
             "imprint.webhook.event_id": event_id,
