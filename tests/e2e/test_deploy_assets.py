@@ -78,6 +78,16 @@ def test_the_name_extraction_sees_a_metric_and_refuses_an_unknown_word() -> None
         metric_names("sum(rate(http_requests_total[5m]))")
 
 
+def test_the_readmes_scrape_configuration_is_valid_yaml_with_a_bearer_credential() -> None:
+    readme = (DEPLOY.parent / "README.md").read_text()
+    (block,) = [
+        b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "job_name: imprint" in b
+    ]
+    (job,) = yaml.safe_load(block)["scrape_configs"]
+    assert job["authorization"]["credentials_file"]  # Prometheus sends it as Bearer
+    assert job["static_configs"][0]["targets"]
+
+
 def _samples(text: str) -> set[str]:
     return {
         sample.name for family in text_string_to_metric_families(text) for sample in family.samples
