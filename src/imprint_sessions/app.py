@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +36,8 @@ from imprint_sessions.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
 )
+from imprint_sessions.observability import metrics as service_metrics
+from imprint_sessions.observability import tracing
 from imprint_sessions.partner_api import (
     audit_events,
     customer_sessions,
@@ -53,6 +56,9 @@ from imprint_sessions.services import Services
 from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.validation import error_details
 from imprint_sessions.webhooks.worker import InProcessWorker, WebhookWorker
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +194,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
-def _install_openapi(app: FastAPI, *, sandbox: bool) -> None:
+def _install_openapi(app: FastAPI, *, sandbox: bool, metrics_token_required: bool) -> None:
     """Add what FastAPI cannot infer: the raw-bytes request body and both auth schemes (and, in
     the sandbox, the test-fault header and the statuses it forces)."""
 
@@ -219,6 +225,7 @@ def _install_openapi(app: FastAPI, *, sandbox: bool) -> None:
                     operation["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
         add_client_api_openapi(spec)  # its own credential
         add_partner_api_openapi(spec)  # no FastAPI 422 on /v2/
+        ops.add_metrics_openapi(spec, token_required=metrics_token_required)
         if sandbox:
             test_helpers.add_test_helpers_openapi(spec)  # Imprint-Test-Fault, what it forces
         complete_served_contract(spec)  # bodies' requiredness, response headers, links, webhooks
@@ -234,14 +241,18 @@ def create_app(
     database_url: str | None = None,
     clock: Clock | None = None,
     webhook_worker: bool = False,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
     """Build the service. The database opens in the lifespan, one pool per process.
 
     ``webhook_worker``: also deliver webhooks from this process (``serve`` decides, from
-    ``IMPRINT_SERVE_WEBHOOK_WORKER``).
+    ``IMPRINT_SERVE_WEBHOOK_WORKER``). ``span_exporter``: trace to it (the tests' in-memory
+    exporter) instead of ``IMPRINT_OTEL_EXPORTER_OTLP_ENDPOINT``.
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    provider = tracing.tracer_provider(settings, span_exporter)
+    tracer = provider.get_tracer(tracing.TRACER_NAME) if provider is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -250,7 +261,13 @@ def create_app(
                 "IMPRINT_UNSAFE_RACY_EXCHANGE is on: client secrets may be exchanged more than "
                 "once (a test switch; never use it outside tests)"
             )
-        database: Database = await open_database(settings, database_url)
+        database: Database = await open_database(
+            settings,
+            database_url,
+            sql_spans=tracing.SqlSpans(tracer) if tracer is not None else None,
+            on_pool_wait=service_metrics.observe_pool_wait,
+        )
+        pool_sampler = asyncio.create_task(_sample_pool_usage(database))
         rate_limiter = build_rate_limiter(settings)
         app.state.services = Services(
             settings=settings,
@@ -270,6 +287,7 @@ def create_app(
                     fault_index=(
                         app.state.services.faults.index if app.state.services.faults else None
                     ),
+                    tracer=tracer,
                 ),
                 database_url=database_url or settings.resolved_database_url,
             )
@@ -279,11 +297,14 @@ def create_app(
         try:
             yield
         finally:
+            pool_sampler.cancel()
             if worker is not None:
                 await worker.stop()
             if rate_limiter is not None:
                 await rate_limiter.close()
             await database.close()
+            if provider is not None:
+                provider.shutdown()  # flushes the spans still batched
 
     app = FastAPI(
         title="Imprint customer sessions",
@@ -292,7 +313,9 @@ def create_app(
         lifespan=lifespan,
     )
     _install_error_handlers(app)
-    _install_openapi(app, sandbox=settings.sandbox)
+    _install_openapi(
+        app, sandbox=settings.sandbox, metrics_token_required=settings.metrics_token is not None
+    )
     app.include_router(customer_sessions.router)
     app.include_router(partner_webhooks.router)
     app.include_router(simulate_application.router)
@@ -305,6 +328,8 @@ def create_app(
     if settings.sandbox:  # production: a 404 like any unknown path, and absent from the spec
         app.include_router(test_helpers.router)
     app.include_router(ops.router)
+    if settings.sandbox or settings.metrics_token is not None:  # production without it: 404
+        app.include_router(ops.metrics_router)
     app.include_router(hosted_routes.router)
     app.include_router(client_api_routes.router)
     app.add_middleware(
@@ -318,8 +343,20 @@ def create_app(
     )
     if settings.sandbox:  # test faults may drop a connection (fault_injection.py)
         app.add_middleware(ConnectionDropMiddleware)
+    if tracer is not None:  # inside RequestIdMiddleware: each span carries the request id
+        app.add_middleware(tracing.TracingMiddleware, tracer=tracer)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     return app
+
+
+POOL_SAMPLE_SECONDS = 1.0
+
+
+async def _sample_pool_usage(database: Database) -> None:
+    """Keep this process's pool gauges current (sampled, so requests pay nothing for them)."""
+    while True:
+        service_metrics.set_pool_usage(*database.pool_usage())
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
 def create_app_from_env() -> FastAPI:

@@ -406,19 +406,24 @@ def serve(
     from imprint_sessions.logs import configure_logging
 
     configure_logging(settings.log_level)
-    uvicorn.run(
-        "imprint_sessions.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # our RequestIdMiddleware writes a redacted access log
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    from imprint_sessions.observability.multiprocess import multiprocess_metrics
+
+    # --workers N: each worker writes its metrics to a directory of this run's, which any of them
+    # sums when scraped (observability/multiprocess.py); the workers inherit it from here.
+    with multiprocess_metrics(workers):
+        uvicorn.run(
+            "imprint_sessions.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,  # our RequestIdMiddleware writes a redacted access log
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
 
 
 @app.callback()
@@ -794,20 +799,27 @@ def worker(
 ) -> None:
     """Deliver webhooks until SIGTERM. Run any number, on any hosts, against PostgreSQL."""
     from imprint_sessions.logs import configure_logging
+    from imprint_sessions.observability import tracing
     from imprint_sessions.webhooks.worker import WebhookWorker
 
     settings = _checked_settings()
     configure_logging(settings.log_level)
     _migrate_embedded(settings)
+    # With IMPRINT_OTEL_EXPORTER_OTLP_ENDPOINT: each delivery attempt and its SQL are spans.
+    provider = tracing.tracer_provider(settings)
+    tracer = provider.get_tracer(tracing.TRACER_NAME) if provider is not None else None
 
     async def run() -> int:
-        database = await open_database(settings)
+        database = await open_database(
+            settings, sql_spans=tracing.SqlSpans(tracer) if tracer is not None else None
+        )
         delivery_worker = WebhookWorker.from_settings(
             database,
             settings,
             box=SecretBox(settings.master_keys()),
             clock=SystemClock(),
             concurrency=concurrency,
+            tracer=tracer,
         )
         try:
             if once:
@@ -822,6 +834,8 @@ def worker(
         finally:
             await delivery_worker.aclose()
             await database.close()
+            if provider is not None:
+                provider.shutdown()  # flushes the spans still batched
 
     handled = asyncio.run(run())
     if once:

@@ -118,6 +118,19 @@ class Settings(BaseSettings):
         "On every store by default: the outbox is claimed with SKIP LOCKED and a lease, so any "
         "number of serve processes and dedicated workers share it",
     )
+    # Observability (issue 18): /metrics and tracing.
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires (>= 32 chars); production serves /metrics "
+        "only with it (without it, 404), the sandbox openly unless it is set",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (http://collector:4318/v1/traces): tracing on",
+    )
+    otel_service_name: str = Field(
+        default="imprint-sessions", min_length=1, description="service.name of every span"
+    )
     # Tests only (the reliability battery's negative control): the exchange becomes a racy
     # read-then-write, so the exactly-once test can be seen to fail. Refused outside the sandbox.
     unsafe_racy_exchange: bool = Field(
@@ -149,6 +162,21 @@ class Settings(BaseSettings):
                     "IMPRINT_DEFAULT_LOGO_URL must be an absolute https:// URL "
                     "(http:// only for localhost)"
                 )
+        if (
+            self.metrics_token is not None
+            and len(self.metrics_token.get_secret_value()) < MIN_SECRET_KEY_CHARS
+        ):
+            raise ValueError(
+                f"IMPRINT_METRICS_TOKEN must be at least {MIN_SECRET_KEY_CHARS} characters "
+                "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if self.otel_exporter_otlp_endpoint and not self.otel_exporter_otlp_endpoint.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(
+                "IMPRINT_OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL "
+                "(OTLP over HTTP, e.g. http://127.0.0.1:4318/v1/traces)"
+            )
         if self.unsafe_racy_exchange and self.env != "sandbox":
             raise ValueError(
                 "IMPRINT_UNSAFE_RACY_EXCHANGE is a test switch: only with IMPRINT_ENV=sandbox"

@@ -40,12 +40,15 @@ class Unauthorized(ImprintError):
 
 
 class InvalidClientSecret(Unauthorized):
-    """401 at the exchange: used, expired, malformed and unknown secrets all look the same."""
+    """401 at the exchange: used, expired, malformed and unknown secrets all look the same.
 
-    def __init__(self) -> None:
+    ``reason`` says which it was, for the operators' metrics only: never rendered."""
+
+    def __init__(self, reason: str = "invalid") -> None:
         super().__init__(
             "client_secret: is invalid, expired or already used", error_code="INVALID_CLIENT_SECRET"
         )
+        self.reason = reason
 
 
 class ClientCredentialRequired(Unauthorized):

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from imprint_sessions.client_api.exchange import exchange
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.fault_injection import OPERATION_SCOPE_KEY
+from imprint_sessions.observability.metrics import ROUTE_SCOPE_KEY
 from imprint_sessions.partner_api.auth import (
     MERCHANT_KEY_HEADER,
     authenticate_partner,
@@ -59,11 +60,16 @@ async def _get_session(request: Request, services: Services) -> Response:
     return await get_session(request.scope["path"][len(_SESSION_PREFIX) :], services, principal)
 
 
-# The routes' operationIds (sandbox test faults name them).
+# The routes' operationIds (sandbox test faults name them), and their templates (the metrics').
 _OPERATION_IDS: dict[Handler, str] = {
     _create_session: "createSession",
     _get_session: "getSession",
     exchange: "exchangeClientSecret",
+}
+_ROUTES: dict[Handler, str] = {
+    _create_session: _SESSIONS,
+    _get_session: _SESSION_PREFIX + "{session_id}",
+    exchange: _EXCHANGE,
 }
 
 
@@ -102,6 +108,7 @@ class HotPathMiddleware:
             await self.app(scope, receive, send)
             return
         scope[OPERATION_SCOPE_KEY] = _OPERATION_IDS[handler]  # no route names it here
+        scope[ROUTE_SCOPE_KEY] = _ROUTES[handler]
         request = Request(scope, receive, send)
         services: Services = scope["app"].state.services
         try:

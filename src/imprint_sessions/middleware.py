@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imprint_sessions.logs import redact_credentials, request_id_var
+from imprint_sessions.observability.metrics import REQUESTS, route_of
 
 __all__ = [
     "REQUEST_ID_PATTERN",
@@ -51,8 +52,9 @@ def _query_keys(query_string: bytes) -> list[str]:
 
 class RequestIdMiddleware:
     """Gives each HTTP request an id (the caller's ``Request-Id`` if well formed), exposes it to
-    logging through ``request_id_var``, echoes it as a response header and writes one access log
-    line. Put it outermost so every response, errors and 413s included, carries the header.
+    logging through ``request_id_var``, echoes it as a response header, counts it in the request
+    metrics (by route template, method and status) and writes one access log line. Put it
+    outermost so every response, errors and 413s included, carries the header.
     """
 
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
@@ -102,6 +104,9 @@ class RequestIdMiddleware:
                 status = 500  # what the server will answer for the escaped exception
             raise
         finally:
+            REQUESTS.observe(
+                route_of(scope), scope["method"], status or 0, time.perf_counter() - started
+            )
             if self.access_log:
                 self._log(scope, status, bytes_sent, started)
             request_id_var.reset(token)

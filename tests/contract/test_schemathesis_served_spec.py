@@ -49,8 +49,9 @@ CHECKS = [
 POSITIVE = schemathesis.GenerationMode.POSITIVE
 NEGATIVE = schemathesis.GenerationMode.NEGATIVE
 ERROR_ENVELOPE_KEYS = {"path", "details", "error", "status", "timestamp"}
-# The only operations anyone may call without a credential.
-PUBLIC_OPERATIONS = {"GET /healthz", "GET /readyz", "POST /v2/client/exchange"}
+# The only operations anyone may call without a credential (/metrics: in the sandbox, when no
+# IMPRINT_METRICS_TOKEN is set; tests/integration/test_metrics.py covers the token).
+PUBLIC_OPERATIONS = {"GET /healthz", "GET /readyz", "GET /metrics", "POST /v2/client/exchange"}
 CUSTOMER = "served-spec-customer"
 # The sandbox's test-fault header does what it says (drops a connection, answers 500): it is not
 # generated here (tests/integration/partner_api/test_forced_errors.py covers it on every
@@ -115,6 +116,8 @@ class Served:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, BaseExceptionGroup) as exc:  # schemathesis raises a BaseExceptionGroup
             self.tour_failures.append(f"{operation.label}: {exc}")
+        if "text/plain" in str(response.headers.get("content-type")):  # /metrics
+            return response.text
         return json.loads(response.content)
 
 
@@ -221,6 +224,7 @@ def _tour(served: Served) -> None:
     step("DELETE", "/v2/test_helpers/sandboxes/{sandbox_id}", sandbox_id=gone["id"])
     step("GET", "/healthz")
     step("GET", "/readyz")
+    step("GET", "/metrics")
     # Last: the trail of everything above (types, an object, a time window).
     trail = step("GET", "/v2/audit_events", query={"limit": 100})["data"]
     assert {e["type"] for e in trail} >= {"customer_session.exchanged", "api_key.revoked"}, trail
@@ -607,7 +611,7 @@ def _cli_config(served: Served, path: Path) -> Path:
         "",
         # Each surface its credential.
         "[[operations]]",
-        f"include-path-regex = {_toml('^/(healthz|readyz|v2/(?!client/).*)$')}",
+        f"include-path-regex = {_toml('^/(healthz|readyz|metrics|v2/(?!client/).*)$')}",
         f"headers = {{ Authorization = {_toml(f'Bearer {served.api_key}')} }}",
         "",
         "[[operations]]",

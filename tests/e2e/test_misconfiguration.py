@@ -246,6 +246,14 @@ def test_unknown_setting_with_no_close_name_points_at_the_docs(tmp_path: Path) -
         ({"IMPRINT_SERVE_WEBHOOK_WORKER": "auto"}, "IMPRINT_SERVE_WEBHOOK_WORKER is invalid"),
         ({"IMPRINT_ENV": "production"}, "IMPRINT_SECRET_KEY is required"),
         ({"IMPRINT_SECRET_KEY": "short-and-not-logged"}, "at least 32 characters"),
+        (
+            {"IMPRINT_METRICS_TOKEN": "short-and-not-logged"},
+            "IMPRINT_METRICS_TOKEN must be at least 32 characters (make one with",
+        ),
+        (
+            {"IMPRINT_OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"},
+            "IMPRINT_OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL",
+        ),
     ],
 )
 def test_bad_setting_value_names_the_setting(

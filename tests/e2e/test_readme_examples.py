@@ -169,6 +169,12 @@ EXAMPLES = [
     ),
     Example(
         "README.md",
+        "job_name: imprint-sessions",
+        not_run="a Prometheus scrape configuration, not a command: tests/e2e/test_deploy_assets.py "
+        "loads it and scrapes /metrics with a bearer token the way it says",
+    ),
+    Example(
+        "README.md",
         "scripts/test --newest",
         not_run="re-resolves the locks from the network / runs the whole suite on the newest "
         "releases; its scripts are checked to exist",

@@ -180,3 +180,21 @@ async def test_unreachable_redis_falls_back_to_local_limits_with_one_warning(
         assert url not in caplog.text  # a URL may carry a password
     finally:
         await limiter.close()
+
+
+async def test_rate_limit_rejections_are_counted_in_the_metrics(harness: Harness) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def rejections(text: str) -> float:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "imprint_rate_limit_rejections_total":
+                    return sample.value
+        raise AssertionError("no imprint_rate_limit_rejections_total")
+
+    _, api_key = await harness.new_partner()
+    before = rejections((await harness.client.get("/metrics")).text)
+    statuses = [await create(harness, api_key) for _ in range(BURST + 2)]
+    assert statuses == [200] * BURST + [429, 429]
+    after = rejections((await harness.client.get("/metrics")).text)
+    assert after - before == 2

@@ -34,6 +34,7 @@ from imprint_sessions.config import Settings
 NOT_COVERED = {
     "healthz": "a load balancer's liveness probe, not the partner API (no API key)",
     "readyz": "a load balancer's readiness probe, not the partner API (no API key)",
+    "getMetrics": "Prometheus's scrape endpoint for operators, not the partner API (no API key)",
     **{
         operation_id: "the client API: the hosted page and the web/native SDKs call it with a "
         "client credential exchanged from a customer's client_secret, never a partner's server "

@@ -130,7 +130,7 @@ LAYERS = {
     "edge": {"fault_injection", "json_body", "middleware", "preflight", "validation"},
     # The published shapes and their generated serializers: used by the surfaces, the CLI too.
     "contract": {"wire"},
-    "wiring": {"services", "config", "logs"},
+    "wiring": {"services", "config", "logs", "observability"},
     "infrastructure": {"adapters", "ratelimit", "webhooks"},
     "inner": {"domain", "storage", "errors", "credentials", "clock"},
 }

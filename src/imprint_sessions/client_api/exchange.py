@@ -9,7 +9,9 @@ from imprint_sessions.client_api.errors_doc import client_error_responses
 from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.deps import Svc, client_actor
 from imprint_sessions.domain.client_sessions import exchange_client_secret
+from imprint_sessions.errors import InvalidClientSecret
 from imprint_sessions.json_body import JsonBody
+from imprint_sessions.observability.metrics import SESSIONS_EXCHANGED, exchange_refused
 from imprint_sessions.wire.client import (
     ExchangeRequest,
     ExchangeResponse,
@@ -38,15 +40,20 @@ async def exchange(request: Request, services: Svc) -> Response:
             box=services.box,
             client_secret=body.client_secret,
         )
-    issued = await exchange_client_secret(
-        services.database.repositories,
-        clock=services.clock,
-        box=services.box,
-        client_secret=body.client_secret,
-        ttl_seconds=services.settings.client_token_ttl_seconds,
-        unsafe_racy=services.settings.unsafe_racy_exchange,
-        audit=client_actor(request),
-    )
+    try:
+        issued = await exchange_client_secret(
+            services.database.repositories,
+            clock=services.clock,
+            box=services.box,
+            client_secret=body.client_secret,
+            ttl_seconds=services.settings.client_token_ttl_seconds,
+            unsafe_racy=services.settings.unsafe_racy_exchange,
+            audit=client_actor(request),
+        )
+    except InvalidClientSecret as exc:
+        exchange_refused(exc.reason)
+        raise
+    SESSIONS_EXCHANGED.inc()
     # ``ExchangeResponse``'s fields, serialised once (a hot path: no response-model pass).
     credential = {
         "access_token": issued.access_token,

@@ -97,8 +97,8 @@ async def exchange_client_secret(
     else:
         consumed = await repos.consume_customer_session(customer_session_id, now=now, audit=entry)
     if consumed is None:
-        await _record_refusal(repos, customer_session_id, now=now, audit=audit)
-        raise InvalidClientSecret()
+        reason = await _record_refusal(repos, customer_session_id, now=now, audit=audit)
+        raise InvalidClientSecret(reason)
     # The credential outlives the secret on purpose: a customer who opens the page a minute
     # before the secret expires still has the whole credential lifetime to finish.
     expires_at = now + ttl_seconds * 1000
@@ -136,12 +136,12 @@ _REFUSAL_REASONS = {
 
 async def _record_refusal(
     repos: Repositories, customer_session_id: str, *, now: int, audit: AuditContext
-) -> None:
+) -> str:
     """``customer_session.exchange_refused`` for a genuine secret, with why: the session's state
     (revoked over already used over expired, as ``customer_session_state`` says), or ``unknown``
     when the session is gone (its partner was deleted); the trail still names the partner then,
     from the session's ``customer_session.created`` entry. With no partner to name (a session
-    from before the trail), nothing is recorded."""
+    from before the trail), nothing is recorded. Returns the reason."""
     found = await repos.find_customer_session(customer_session_id)
     if found is not None:
         partner_id: str | None = found.partner_id
@@ -152,7 +152,7 @@ async def _record_refusal(
         )
         reason = audit_trail.REFUSED_UNKNOWN
     if partner_id is None:
-        return
+        return reason
     await repos.record_audit_event(
         audit_trail.new_event(
             audit,
@@ -164,6 +164,7 @@ async def _record_refusal(
             details={"reason": reason},
         )
     )
+    return reason
 
 
 RACY_WINDOW_SECONDS = 0.05

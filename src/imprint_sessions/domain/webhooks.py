@@ -531,3 +531,19 @@ def after_attempt(
     if retry_at is None:
         return DeliveryDecision(DEAD, attempts, now, error)
     return DeliveryDecision(PENDING, attempts, retry_at, error)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxHealth:
+    """What the outbox gauges report: deliveries waiting, and how long the oldest has waited."""
+
+    depth: int
+    oldest_age_seconds: float
+
+
+async def outbox_health(repos: Repositories, *, clock: Clock) -> OutboxHealth:
+    """The webhook outbox now, from the database (so the same on every process and host)."""
+    stats = await repos.webhook_outbox_stats()
+    oldest = stats.oldest_created_at
+    age = max(0, clock.now_ms() - oldest) / 1000 if oldest is not None else 0.0
+    return OutboxHealth(depth=stats.pending, oldest_age_seconds=age)

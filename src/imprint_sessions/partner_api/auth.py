@@ -12,6 +12,7 @@ from pydantic import WithJsonSchema
 
 from imprint_sessions.deps import Svc
 from imprint_sessions.errors import Forbidden, InvalidRequest, RateLimited
+from imprint_sessions.observability.metrics import RATE_LIMIT_REJECTIONS
 from imprint_sessions.ratelimit import RateLimiter
 from imprint_sessions.storage.records import Principal
 
@@ -55,6 +56,7 @@ async def authenticate_partner(request: Request, services: Svc) -> Principal:
 async def enforce_rate_limit(limiter: RateLimiter, principal: Principal) -> None:
     decision = await limiter.hit(principal.api_key_id)
     if not decision.allowed:
+        RATE_LIMIT_REJECTIONS.inc()
         raise RateLimited(
             f"api key: rate limit exceeded, at most {limiter.limit.describe()}",
             retry_after=max(1, math.ceil(decision.retry_after)),

@@ -9,6 +9,7 @@ from imprint_sessions.deps import Svc, partner_actor
 from imprint_sessions.domain import customer_sessions
 from imprint_sessions.domain.customers import page_request
 from imprint_sessions.json_body import JsonBody
+from imprint_sessions.observability.metrics import SESSIONS_CREATED, SESSIONS_EXPIRED
 from imprint_sessions.partner_api.auth import MerchantKey, PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
 from imprint_sessions.partner_api.idempotency import IDEMPOTENT_RESPONSES, Idempotency
@@ -73,7 +74,10 @@ async def create_session(
     attached to the application the customer creates during the session.
     """
 
+    created = False
+
     async def create(repos: Repositories) -> Response:
+        nonlocal created
         body = await _BODY.read(request)
         history = body.customer_history
         issued = await customer_sessions.create_customer_session(
@@ -92,9 +96,13 @@ async def create_session(
             metadata=body.metadata,
             audit=partner_actor(request, principal),
         )
+        created = True
         return json_response(CUSTOMER_SESSION(issued))
 
-    return await idempotency.run(create)
+    response = await idempotency.run(create)
+    if created:  # committed (a failed commit raised); a replay created nothing
+        SESSIONS_CREATED.inc()
+    return response
 
 
 @router.get(
@@ -158,7 +166,11 @@ async def expire_session(
 ) -> Response:
     """Ends one of your sessions now: its client_secret can no longer be exchanged."""
 
+    ended_now = False
+
     async def expire(repos: Repositories) -> Response:
+        nonlocal ended_now
+        before = services.clock.now_ms()
         record = await customer_sessions.expire_customer_session(
             repos,
             clock=services.clock,
@@ -166,6 +178,11 @@ async def expire_session(
             customer_session_id=session_id,
             audit=partner_actor(request, principal),
         )
+        # Revoked by this call (an earlier revocation, or a session past its lifetime, is older).
+        ended_now = record.revoked_at is not None and record.revoked_at >= before
         return json_response(CUSTOMER_SESSION_SUMMARY(record, services.clock.now_ms()))
 
-    return await idempotency.run(expire)
+    response = await idempotency.run(expire)
+    if ended_now:
+        SESSIONS_EXPIRED.inc()
+    return response

@@ -384,6 +384,15 @@ class WebhookAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """The webhook outbox at one moment: deliveries still pending, and the oldest one's creation
+    (None when none is pending)."""
+
+    pending: int
+    oldest_created_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery a worker holds the lease of, with what it needs to send it."""
 

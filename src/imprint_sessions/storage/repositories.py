@@ -31,6 +31,7 @@ from imprint_sessions.storage.records import (
     NewCustomerSession,
     OtpAttempt,
     OtpChallenge,
+    OutboxStats,
     Page,
     PageRequest,
     Partner,
@@ -465,6 +466,10 @@ class WebhookRepository(Protocol):
     async def get_webhook_delivery(
         self, delivery_id: str, *, partner_id: str | None
     ) -> WebhookDelivery | None: ...
+
+    async def webhook_outbox_stats(self) -> OutboxStats:
+        """How many deliveries are pending, and when the oldest was created (one statement)."""
+        ...
 
     async def claim_webhook_deliveries(
         self, *, now: int, limit: int, lease_until: int, lease_token: str

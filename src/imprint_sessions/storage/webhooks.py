@@ -25,6 +25,7 @@ from imprint_sessions.storage.records import (
     ClaimedDelivery,
     DeliveryOutcome,
     NewAuditEvent,
+    OutboxStats,
     Page,
     PageRequest,
     WebhookAttempt,
@@ -272,6 +273,12 @@ _claimed_cte = (
     .returning(*webhook_deliveries.c)
     .cte("claimed")
 )
+# The /metrics outbox gauges: one aggregate over the (status, next_attempt_at) index.
+_OUTBOX_STATS = Statement(
+    sa.select(
+        sa.func.count().label("pending"), sa.func.min(d.created_at).label("oldest_created_at")
+    ).where(d.status == lit("pending"))
+)
 _CLAIM = Statement(_claimed_select(_claimed_cte), sqlite=False)
 _LEASE_DUE = Statement(
     sa.update(webhook_deliveries).where(d.id.in_(_due.scalar_subquery())).values(_lease)
@@ -495,6 +502,11 @@ class Webhooks(Repository):
         return WebhookDelivery(**dict(row)) if row else None
 
     # -- the worker -----------------------------------------------------------------------------
+    async def webhook_outbox_stats(self) -> OutboxStats:
+        row = await self._db.one(_OUTBOX_STATS)
+        assert row is not None  # an aggregate always answers one row
+        return OutboxStats(pending=int(row["pending"]), oldest_created_at=row["oldest_created_at"])
+
     async def claim_webhook_deliveries(
         self, *, now: int, limit: int, lease_until: int, lease_token: str
     ) -> list[ClaimedDelivery]:

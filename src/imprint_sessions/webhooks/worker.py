@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -44,12 +45,17 @@ from imprint_sessions.domain.webhooks import (
     signing_secrets,
 )
 from imprint_sessions.errors import ImprintError
+from imprint_sessions.observability import metrics as service_metrics
+from imprint_sessions.observability.tracing import webhook_span
 from imprint_sessions.storage.db import Database
 from imprint_sessions.storage.records import ClaimedDelivery, DeliveryOutcome, WebhookAttempt
 from imprint_sessions.storage.urls import backend, sqlite_path
 from imprint_sessions.webhooks.signing import signature_headers
 from imprint_sessions.webhooks.targets import TargetPolicy, TargetRefused
 from imprint_sessions.webhooks.transport import VettedTransport
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,7 @@ class WebhookWorker:
         poll_interval_seconds: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
         fault_index: FaultIndex | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         if lease_seconds <= timeout_seconds:
             raise ValueError("the lease must be longer than an attempt's timeout")
@@ -100,6 +107,7 @@ class WebhookWorker:
         self._poll = poll_interval_seconds
         # The sandbox's declared webhook failures (domain/faults.py); None: none ever apply.
         self._faults = fault_index
+        self._tracer = tracer  # None: tracing is off
         self._client = httpx.AsyncClient(
             transport=transport or VettedTransport(targets, max_connections=concurrency),
             follow_redirects=False,
@@ -123,6 +131,7 @@ class WebhookWorker:
         concurrency: int | None = None,
         targets: TargetPolicy | None = None,
         fault_index: FaultIndex | None = None,
+        tracer: Tracer | None = None,
     ) -> WebhookWorker:
         return cls(
             database,
@@ -134,6 +143,7 @@ class WebhookWorker:
             concurrency=concurrency or settings.webhook_concurrency,
             schedule=RetrySchedule(window_seconds=settings.webhook_retry_window_seconds),
             fault_index=(fault_index or FaultIndex()) if settings.sandbox else None,
+            tracer=tracer,
         )
 
     async def aclose(self) -> None:
@@ -207,7 +217,18 @@ class WebhookWorker:
         attempt: WebhookAttempt | None = None
         decision = retire_for_endpoint(delivery, endpoint_status=claimed.endpoint.status)
         if decision is None:
-            sent = await self._attempt(claimed, now)
+            with webhook_span(
+                self._tracer, endpoint_id=claimed.endpoint.id, event_id=claimed.event.id
+            ) as span:
+                sent = await self._attempt(claimed, now)
+                if span is not None and sent.result.http_status is not None:
+                    span.set_attribute("http.response.status_code", sent.result.http_status)
+            status = sent.result.http_status
+            service_metrics.webhook_attempt(
+                claimed.endpoint.id,
+                seconds=sent.duration_ms / 1000,
+                acknowledged=status is not None and 200 <= status < 300,
+            )
             attempt = WebhookAttempt(
                 id=new_id(),
                 delivery_id=delivery.id,

@@ -7,7 +7,7 @@ The repositories are ``store.SqlRepositories``, as on SQLite; what is PostgreSQL
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -20,6 +20,7 @@ from imprint_sessions.storage.postgres.runner import (
     guarded,
     is_closed,
 )
+from imprint_sessions.storage.sql import Runner as SqlRunner
 from imprint_sessions.storage.store import SqlRepositories
 from imprint_sessions.storage.urls import asyncpg_dsn
 
@@ -52,10 +53,21 @@ class PostgresUnitOfWork:
 class PostgresDatabase:
     backend = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        acquire_timeout: float,
+        *,
+        wrap: Callable[[SqlRunner], SqlRunner] | None = None,
+        on_pool_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
-        self.repositories = SqlRepositories(Runner(pool, acquire_timeout))
+        self._wrap = wrap or (lambda runner: runner)
+        self._on_pool_wait = on_pool_wait
+        self.repositories = SqlRepositories(
+            self._wrap(Runner(pool, acquire_timeout, on_pool_wait=on_pool_wait))
+        )
 
     @classmethod
     async def open(
@@ -65,6 +77,8 @@ class PostgresDatabase:
         pool_size: int,
         acquire_timeout: float,
         statement_timeout: float,
+        wrap: Callable[[SqlRunner], SqlRunner] | None = None,
+        on_pool_wait: Callable[[float], None] | None = None,
     ) -> PostgresDatabase:
         """``statement_timeout`` bounds every statement (and opening a connection): a database
         that stops answering costs a request that long, then a 503, never a hang."""
@@ -91,7 +105,7 @@ class PostgresDatabase:
                 type(exc).__name__,
             )
             pool = await create_pool(0)
-        return cls(pool, acquire_timeout)
+        return cls(pool, acquire_timeout, wrap=wrap, on_pool_wait=on_pool_wait)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
@@ -101,13 +115,13 @@ class PostgresDatabase:
         is discarded; a ROLLBACK that fails discards it too (the server then rolls back), so a
         failed rollback never replaces the error that caused it.
         """
-        connection = await acquire(self._pool, self._acquire_timeout)
+        connection = await acquire(self._pool, self._acquire_timeout, self._on_pool_wait)
         uow: PostgresUnitOfWork | None = None
         try:
             await guarded(connection, lambda c: c.execute("BEGIN"))
             uow = PostgresUnitOfWork(
                 connection,
-                SqlRepositories(Runner(self._pool, self._acquire_timeout, connection)),
+                SqlRepositories(self._wrap(Runner(self._pool, self._acquire_timeout, connection))),
             )
             yield uow
         finally:
@@ -120,6 +134,11 @@ class PostgresDatabase:
                         discard(connection)
             finally:
                 await self._pool.release(connection)
+
+    def pool_usage(self) -> tuple[int, int]:
+        """Connections checked out of the pool, and the most it may hold."""
+        pool = self._pool
+        return pool.get_size() - pool.get_idle_size(), pool.get_max_size()
 
     async def close(self) -> None:
         await self._pool.close()

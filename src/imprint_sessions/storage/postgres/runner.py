@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -67,12 +68,21 @@ def is_closed(connection: asyncpg.Connection) -> bool:
         return True
 
 
-async def acquire(pool: asyncpg.Pool, wait_seconds: float) -> asyncpg.Connection:
-    """A pooled connection within ``wait_seconds`` (waiting and connecting), else a 503."""
+async def acquire(
+    pool: asyncpg.Pool,
+    wait_seconds: float,
+    on_wait: Callable[[float], None] | None = None,
+) -> asyncpg.Connection:
+    """A pooled connection within ``wait_seconds`` (waiting and connecting), else a 503;
+    ``on_wait`` is told how long it waited (the pool-wait metric), also when it gave up."""
+    started = time.perf_counter() if on_wait is not None else 0.0
     try:
         return await pool.acquire(timeout=wait_seconds)
     except UNAVAILABLE as exc:
         raise unavailable(exc, acquire_timeout=wait_seconds) from exc
+    finally:
+        if on_wait is not None:
+            on_wait(time.perf_counter() - started)
 
 
 async def guarded(
@@ -105,15 +115,18 @@ class Runner:
         pool: asyncpg.Pool,
         acquire_timeout: float,
         connection: asyncpg.Connection | None = None,
+        *,
+        on_pool_wait: Callable[[float], None] | None = None,
     ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
         self._connection = connection
+        self._on_pool_wait = on_pool_wait
 
     async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         if self._connection is not None:
             return await guarded(self._connection, work)
-        connection = await acquire(self._pool, self._acquire_timeout)
+        connection = await acquire(self._pool, self._acquire_timeout, self._on_pool_wait)
         try:
             return await guarded(connection, work)
         finally:

@@ -7,11 +7,12 @@ The repositories are ``store.SqlRepositories``, as on PostgreSQL; what is SQLite
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from imprint_sessions.storage.sqlite.runner import Handle, Runner
+from imprint_sessions.storage.sql import Runner as SqlRunner
+from imprint_sessions.storage.sqlite.runner import Handle, Runner, checkout
 from imprint_sessions.storage.store import SqlRepositories
 
 
@@ -29,22 +30,34 @@ class SqliteUnitOfWork:
 class SqliteDatabase:
     backend = "sqlite"
 
-    def __init__(self, path: Path, *, pool_size: int, synchronous: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        pool_size: int,
+        synchronous: str,
+        wrap: Callable[[SqlRunner], SqlRunner] | None = None,
+        on_pool_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self.path = path
         self._pool: asyncio.Queue[Handle] = asyncio.Queue()
         self._handles = [Handle(path, synchronous) for _ in range(pool_size)]
         for handle in self._handles:
             self._pool.put_nowait(handle)
-        self.repositories = SqlRepositories(Runner(self._pool))
+        self._wrap = wrap or (lambda runner: runner)
+        self._on_pool_wait = on_pool_wait
+        self.repositories = SqlRepositories(
+            self._wrap(Runner(self._pool, on_pool_wait=on_pool_wait))
+        )
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqliteUnitOfWork]:
         """One ``BEGIN IMMEDIATE`` transaction; leaving without ``commit()`` rolls it back."""
-        handle = await self._pool.get()
+        handle = await checkout(self._pool, self._on_pool_wait)
         uow: SqliteUnitOfWork | None = None
         try:
             await handle.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            uow = SqliteUnitOfWork(handle, SqlRepositories(Runner(self._pool, handle)))
+            uow = SqliteUnitOfWork(handle, SqlRepositories(self._wrap(Runner(self._pool, handle))))
             yield uow
         finally:
             try:
@@ -52,6 +65,10 @@ class SqliteDatabase:
                     await handle.run(lambda c: c.execute("ROLLBACK"))
             finally:
                 self._pool.put_nowait(handle)
+
+    def pool_usage(self) -> tuple[int, int]:
+        """Connections checked out of the pool, and the most it may hold."""
+        return len(self._handles) - self._pool.qsize(), len(self._handles)
 
     async def close(self) -> None:
         for handle in self._handles:

@@ -9,8 +9,10 @@ with ``BEGIN IMMEDIATE`` so a read-then-write never upgrades its lock mid-transa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -61,7 +63,10 @@ class Handle:
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, self._call, work)
+            # In the caller's context (as asyncio.to_thread does): a statement's trace span, opened
+            # on this thread, is then the child of the request's.
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(self._executor, context.run, self._call, work)
         except sqlite3.OperationalError as exc:
             # Only contention is temporary; anything else (a missing table, a broken disk) is a
             # real fault and must surface as one.
@@ -132,20 +137,40 @@ def _snapshot(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T])
         conn.execute("COMMIT")
 
 
+async def checkout(
+    pool: asyncio.Queue[Handle], on_wait: Callable[[float], None] | None = None
+) -> Handle:
+    """A free connection; ``on_wait`` is told how long it took (the pool-wait metric)."""
+    if on_wait is None:
+        return await pool.get()
+    started = time.perf_counter()
+    try:
+        return await pool.get()
+    finally:
+        on_wait(time.perf_counter() - started)
+
+
 class Runner:
     """Implements ``sql.Runner``: one hop to a connection's thread per call; a write (and any
     ``transaction``) runs in ``BEGIN IMMEDIATE`` unless the unit of work's is open."""
 
     dialect = "sqlite"
 
-    def __init__(self, pool: asyncio.Queue[Handle], handle: Handle | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncio.Queue[Handle],
+        handle: Handle | None = None,
+        *,
+        on_pool_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self._pool = pool
         self._handle = handle
+        self._on_pool_wait = on_pool_wait
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._handle is not None:
             return await self._handle.run(work)
-        handle = await self._pool.get()
+        handle = await checkout(self._pool, self._on_pool_wait)
         try:
             return await handle.run(work)
         finally:
