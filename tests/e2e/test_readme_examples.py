@@ -742,6 +742,9 @@ def step_sdk_example(tour: Tour) -> None:
     assert any(re.fullmatch(r"400 req_[0-9a-f]{24} " + re.escape(details), ln) for ln in lines)
     assert "CUSTOMER_NOT_FOUND_ERROR customer_id" in lines
     assert any(line.startswith("CARD ACTIVE last4=") for line in lines), printed
+    # The two declared 503s were retried through; the session was made once, and audited.
+    retried = names["retried"].id
+    assert lines.count(f"customer_session.created {retried}") == 1, printed
     listed = httpx.get(
         f"{tour.server.base_url}/v2/test_helpers/sandboxes", auth=(tour.key, ""), timeout=10
     ).json()

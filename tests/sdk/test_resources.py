@@ -12,13 +12,17 @@ import pytest
 
 from conftest import _REGISTRY
 from imprint_client import (
+    APIError,
     AsyncImprint,
+    AuditEvent,
     AuthenticationError,
     CreatedApiKey,
     CreatedSandbox,
     Customer,
     CustomerSession,
     CustomerSessionSummary,
+    DeletedFault,
+    Fault,
     Imprint,
     InvalidRequestError,
     NotFoundError,
@@ -453,3 +457,166 @@ async def test_an_async_client_closes_only_its_own_pool(async_app: AsyncApp) -> 
     async with AsyncImprint(api_key) as own:
         pass
     assert own._http.is_closed
+
+
+# -- test faults, fired webhook events, the audit trail -------------------------------------------
+
+
+def test_faults_are_declared_listed_applied_and_deleted_through_the_client(
+    sync_app: SyncApp,
+) -> None:
+    client = sync_app.partner_client(max_retries=0)
+    fault = client.test_helpers.faults.create(
+        kind="error", operation="getCustomer", status=503, retry_after=2, times=2
+    )
+    assert isinstance(fault, Fault)
+    assert UUID_RE.fullmatch(fault.id)
+    assert (fault.kind, fault.operation, fault.status, fault.retry_after) == (
+        "error",
+        "getCustomer",
+        503,
+        2,
+    )
+    assert (fault.times, fault.remaining) == (2, 2)
+    endless = client.test_helpers.faults.create(
+        kind="delay", operation="listCustomers", delay_ms=1, until_deleted=True
+    )
+    assert (endless.times, endless.remaining, endless.delay_ms) == (None, None, 1)
+
+    with pytest.raises(APIError) as unavailable:
+        client.customers.retrieve("00000000-0000-4000-8000-000000000000")
+    assert (unavailable.value.status, unavailable.value.retry_after) == (503, 2.0)
+    assert unavailable.value.request_id is not None
+    listed = client.test_helpers.faults.list()
+    assert [(f.id, f.remaining) for f in listed] == [(fault.id, 1), (endless.id, None)]
+    assert listed.has_more is False
+
+    deleted = client.test_helpers.faults.delete(fault.id)
+    assert isinstance(deleted, DeletedFault)
+    assert (deleted.id, deleted.deleted) == (fault.id, True)
+    with pytest.raises(NotFoundError):  # no fault left: the real answer
+        client.customers.retrieve("00000000-0000-4000-8000-000000000000")
+    assert client.test_helpers.faults.delete(endless.id).deleted is True
+    assert client.test_helpers.faults.list().data == []
+    with pytest.raises(NotFoundError):
+        client.test_helpers.faults.delete(fault.id)
+
+
+def test_a_fault_declared_wrongly_is_refused_by_the_client_or_the_server(
+    sync_app: SyncApp,
+) -> None:
+    client = sync_app.partner_client()
+    with pytest.raises(TypeError, match="status: must be one of 429, 500, 503"):
+        client.test_helpers.faults.create(kind="error", operation="getSession", status=502)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="status: must be one of"):
+        client.test_helpers.faults.create(kind="error", operation="getSession", status=503.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError) as refused:  # an error fault needs its status
+        client.test_helpers.faults.create(kind="error", operation="getSession")
+    assert refused.value.status == 400
+    assert client.test_helpers.faults.list().data == []
+
+
+async def test_faults_through_the_async_client(async_app: AsyncApp) -> None:
+    client = await async_app.partner_client(max_retries=0)
+    fault = await client.test_helpers.faults.create(
+        kind="error", operation="listCustomers", status=500
+    )
+    with pytest.raises(APIError) as failed:
+        await client.customers.list()
+    assert failed.value.status == 500
+    assert [f.remaining for f in (await client.test_helpers.faults.list()).data] == [0]
+    assert (await client.customers.list()).data == []
+    assert (await client.test_helpers.faults.delete(fault.id)).deleted is True
+
+
+def test_webhook_events_are_fired_for_a_customer_and_listed(sync_app: SyncApp) -> None:
+    client = sync_app.partner_client()
+    partner_customer_id = pcid()
+    client.customer_sessions.create(partner_customer_id=partner_customer_id)
+    (customer,) = client.customers.list(partner_customer_id=partner_customer_id)
+    fired = client.test_helpers.webhook_events.fire(
+        type="APPLICATION", partner_customer_id=partner_customer_id, status="REJECTED"
+    )
+    assert isinstance(fired, WebhookEvent)
+    assert (fired.object, fired.data["status"]) == ("APPLICATION", "REJECTED")
+    assert fired.data["customer_id"] == customer.id
+    assert [e.id for e in client.webhook_events.list()] == [fired.id]
+
+    with pytest.raises(NotFoundError):  # no payment method to report on yet
+        client.test_helpers.webhook_events.fire(
+            type="PAYMENT_METHOD", customer_id=customer.id, new_status="ACTIVE"
+        )
+    accepted = client.test_helpers.simulate_application(
+        customer_id=customer.id, status="OFFER_ACCEPTED"
+    )
+    changed = client.test_helpers.webhook_events.fire(
+        type="PAYMENT_METHOD",
+        customer_id=customer.id,
+        previous_status="ACTIVE",
+        new_status="INACTIVE",
+    )
+    assert changed.data["payment_method_id"] == accepted.payment_method_id
+    assert (changed.data["previous_status"], changed.data["new_status"]) == ("ACTIVE", "INACTIVE")
+    # One Idempotency-Key: fired once, the same event answered again.
+    again = [
+        client.test_helpers.webhook_events.fire(
+            type="APPLICATION", customer_id=customer.id, status="REJECTED", idempotency_key="k1"
+        )
+        for _ in range(2)
+    ]
+    assert again[0] == again[1]
+    assert sum(e.id == again[0].id for e in client.webhook_events.list()) == 1
+
+
+async def test_webhook_events_are_fired_through_the_async_client(async_app: AsyncApp) -> None:
+    client = await async_app.partner_client()
+    session = await client.customer_sessions.create(partner_customer_id="ASYNC_FIRE")
+    assert session.id
+    fired = await client.test_helpers.webhook_events.fire(
+        type="APPLICATION", partner_customer_id="ASYNC_FIRE", status="OFFER_ACCEPTED"
+    )
+    assert [e.id for e in (await client.webhook_events.list()).data] == [fired.id]
+
+
+def test_the_audit_trail_is_listed_filtered_and_paged_through_the_client(
+    sync_app: SyncApp,
+) -> None:
+    client = sync_app.partner_client()
+    made = [client.customer_sessions.create(partner_customer_id=pcid()) for _ in range(3)]
+    key = client.api_keys.create()
+    _REGISTRY.remember(key.api_key)
+    created = client.audit_events.list(type=["customer_session.created"], limit=2)
+    assert (created.total, len(created.data), created.has_more) == (3, 2, True)
+    walked = list(created)  # the filter holds on every page
+    assert all(isinstance(e, AuditEvent) for e in walked)
+    assert [e.object_id for e in walked] == [s.id for s in made]
+    assert {e.type for e in walked} == {"customer_session.created"}
+    assert all(e.actor_type == "api_key" and e.request_id for e in walked)
+
+    both = client.audit_events.list(type=["customer_session.created", "api_key.created"])
+    assert both.total == 5  # and the partner's first key
+    (about_key,) = client.audit_events.list(object_id=key.id)
+    assert (about_key.type, about_key.details) == (
+        "api_key.created",
+        {"display_prefix": key.display_prefix},
+    )
+    assert key.api_key not in repr(about_key)
+    later = client.audit_events.list(created_gte=walked[-1].created_at)
+    assert walked[-1].id in {e.id for e in later}
+    before = client.audit_events.list(
+        type=["customer_session.created"], created_lt=walked[0].created_at
+    )
+    assert before.total == 0
+
+    with pytest.raises(TypeError, match="type must be a list"):
+        client.audit_events.list(type="api_key.created")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError) as bad:
+        client.audit_events.list(created_gte="yesterday", object_id="nope")
+    assert len(bad.value.details) == 2  # every bad filter at once
+
+
+async def test_the_audit_trail_through_the_async_client(async_app: AsyncApp) -> None:
+    client = await async_app.partner_client()
+    made = [await client.customer_sessions.create(partner_customer_id=pcid()) for _ in range(3)]
+    page = await client.audit_events.list(type=["customer_session.created"], limit=1)
+    assert [e.object_id async for e in page] == [s.id for s in made]

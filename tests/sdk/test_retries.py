@@ -14,16 +14,19 @@ import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import httpx
 import pytest
 
 from conftest import _REGISTRY
 from imprint_client import (
     APIConnectionError,
     APIError,
+    APIStatusError,
     ConflictError,
     Imprint,
     InvalidRequestError,
     NotFoundError,
+    RateLimitError,
     _core,
 )
 from imprint_client import _operations as ops
@@ -214,6 +217,90 @@ async def test_the_async_client_replays_a_lost_answer_with_the_same_key(
         await async_app.client(
             api_key, transport=AsyncGateway(async_app.transport(), Script(["drop-after"]))
         ).api_keys.create()
+
+
+# -- the sandbox's test faults: the test_fault option (Imprint-Test-Fault), the sleep hook ---------
+
+
+def test_test_fault_is_sent_on_every_attempt_and_the_sleep_hook_gets_each_wait(
+    sync_app: SyncApp,
+) -> None:
+    """A 429 with Retry-After 3 on every attempt: each retry waits 3 s (plus at most a quarter),
+    handed to ``sleep`` instead of slept; the last 429 is raised with its request id."""
+    waits: list[float] = []
+    sent: list[httpx.Request] = []
+    api_key = sync_app.new_partner()[1]
+    client = sync_app.client(
+        api_key, sent=sent, test_fault="status=429; retry_after=3", sleep=waits.append
+    )
+    assert client.test_fault == "status=429; retry_after=3"
+    assert "test_fault='status=429; retry_after=3'" in repr(client)
+    with pytest.raises(RateLimitError) as limited:
+        client.customers.list()
+    assert [r.headers["imprint-test-fault"] for r in sent] == ["status=429; retry_after=3"] * 3
+    assert len(waits) == 2
+    assert all(3.0 <= w <= 3.75 for w in waits), waits
+    assert limited.value.retry_after == 3.0
+    assert limited.value.request_id is not None
+    assert limited.value.request_id.startswith("req_")
+    # The test helpers are never faulted, and the client does not send them the header.
+    assert client.test_helpers.faults.list().data == []
+    assert "imprint-test-fault" not in sent[-1].headers
+    # A copy keeps the hook; test_fault=None sends no header.
+    plain = client.with_options(test_fault=None)
+    assert plain.customers.list().data == []
+    assert "imprint-test-fault" not in sent[-1].headers
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "status"),
+    [
+        ("status=500", APIError, 500),
+        ("status=404", InvalidRequestError, 400),  # the header itself is malformed
+    ],
+)
+def test_a_forced_500_or_a_malformed_fault_header_is_not_retried(
+    sync_app: SyncApp, fault: str, error: type[APIStatusError], status: int
+) -> None:
+    waits: list[float] = []
+    sent: list[httpx.Request] = []
+    client = sync_app.client(
+        sync_app.new_partner()[1], sent=sent, test_fault=fault, sleep=waits.append
+    )
+    with pytest.raises(error) as failed:
+        client.customer_sessions.create(partner_customer_id=pcid())
+    assert type(failed.value) is error
+    assert failed.value.status == status
+    assert (len(sent), waits) == (1, [])
+    assert client.with_options(test_fault=None).customers.list().data == []  # nothing was made
+
+
+def test_a_test_fault_is_checked_before_anything_is_sent() -> None:
+    for wrong in ("status=503\r\nX-Other: 1", "délai"):
+        with pytest.raises(ValueError, match="test_fault"):
+            Imprint("isk_test_" + "x" * 43, test_fault=wrong)
+
+
+async def test_the_async_clients_sleep_hook_is_awaited_for_each_wait(async_app: AsyncApp) -> None:
+    """A declared fault: two 503s (Retry-After 1) on createSession, then the call runs; the
+    waits went to the hook, and the customer has the one session."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = await async_app.partner_client(sleep=sleep)
+    fault = await client.test_helpers.faults.create(
+        kind="error", operation="createSession", status=503, times=2
+    )
+    partner_customer_id = pcid()
+    created = await client.customer_sessions.create(partner_customer_id=partner_customer_id)
+    assert len(waits) == 2
+    assert all(1.0 <= w <= 1.25 for w in waits), waits
+    (listed,) = (await client.test_helpers.faults.list()).data
+    assert (listed.id, listed.remaining) == (fault.id, 0)
+    customer = (await client.customers.list(partner_customer_id=partner_customer_id)).data[0]
+    assert [s.id for s in (await client.customer_sessions.list(customer.id)).data] == [created.id]
 
 
 # -- 409 IDEMPOTENCY_KEY_IN_USE: two calls racing for one key -------------------------------------

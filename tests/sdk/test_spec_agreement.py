@@ -30,37 +30,14 @@ from imprint_client._core import Operation, Retry
 from imprint_sessions.app import create_app
 from imprint_sessions.config import Settings
 
-# Operations of the served spec the SDK does not call, each with the reason.
-NOT_COVERED = {
-    "healthz": "a load balancer's liveness probe, not the partner API (no API key)",
-    "readyz": "a load balancer's readiness probe, not the partner API (no API key)",
-    "getMetrics": "Prometheus's scrape endpoint for operators, not the partner API (no API key)",
-    **{
-        operation_id: "the client API: the hosted page and the web/native SDKs call it with a "
-        "client credential exchanged from a customer's client_secret, never a partner's server "
-        "with an API key"
-        for operation_id in (
-            "exchangeClientSecret",
-            "getClientSession",
-            "getClientProfile",
-            "updateClientProfile",
-            "startPhoneVerification",
-            "confirmPhoneVerification",
-            "createClientApplication",
-            "getCurrentClientApplication",
-            "acceptClientApplicationOffer",
-            "listClientPaymentMethods",
-            "lockClientPaymentMethod",
-            "unlockClientPaymentMethod",
-        )
-    },
-    # Merged after the SDK was written: not yet resources of the SDK (issue 17 stays open).
-    **{
-        operation_id: "a sandbox test helper merged after the SDK; not yet in the SDK"
-        for operation_id in ("createFault", "listFaults", "deleteFault", "fireWebhookEvent")
-    },
-    "listAuditEvents": "the audit trail, merged after the SDK; not yet in the SDK",
-}
+# The partner API is every operation of the served spec that takes an API key (its security
+# names these schemes); the SDK calls all of them. The probes (no credential) and the client API
+# (a client credential exchanged from a customer's client_secret, for the hosted page and the
+# web/native SDKs) are not the partner's server's to call, and the spec says so itself.
+API_KEY_SCHEMES = {"basicAuth", "bearerAuth"}
+
+# Partner operations the SDK does not call, each with the reason: none.
+NOT_COVERED: dict[str, str] = {}
 
 # POSTs that take no Idempotency-Key and yet are safe to send again (Retry.SAFE), with why; any
 # other POST without one must be Retry.ONCE (it shows a secret once, so it refuses the key).
@@ -115,7 +92,7 @@ class Shape:
     """``kind``: string, integer, number, boolean, const, array, map, object, any."""
 
     kind: str
-    enum: tuple[Any, ...] | None = None  # strings' allowed values; a const's value
+    enum: tuple[Any, ...] | None = None  # strings' or integers' allowed values; a const's value
     item: Shape | None = None  # an array's items, a map's values
     fields: tuple[tuple[str, Field], ...] | None = None  # an object's properties, sorted
 
@@ -141,6 +118,8 @@ def spec_shape(schema: dict[str, Any], spec: dict[str, Any]) -> tuple[Shape, boo
     if kind == "string":
         enum = tuple(sorted(schema["enum"])) if "enum" in schema else None
         return Shape("string", enum=enum), False
+    if kind == "integer" and "enum" in schema:
+        return Shape("integer", enum=tuple(sorted(schema["enum"]))), False
     if kind in ("integer", "number", "boolean"):
         return Shape(kind), False
     if kind == "array":
@@ -177,6 +156,9 @@ def sdk_shape(annotation: Any) -> tuple[Shape, bool]:
         values = get_args(annotation)
         if all(isinstance(v, bool) for v in values):
             return Shape("const", enum=values), False
+        if all(isinstance(v, int) for v in values):
+            return Shape("integer", enum=tuple(sorted(values))), False
+        assert all(isinstance(v, str) for v in values), annotation
         return Shape("string", enum=tuple(sorted(values))), False
     if origin is list:
         return Shape("array", item=sdk_shape(get_args(annotation)[0])[0]), False
@@ -213,7 +195,7 @@ def differences(want: Shape, got: Shape, at: str, *, request: bool) -> list[str]
         return [] if got.kind in ("any", "map") else [f"{at}: the spec has any object, SDK {got}"]
     if want.kind != got.kind:
         return [f"{at}: the spec says {want.kind}, the SDK {got.kind}"]
-    if want.kind in ("string", "const") and want.enum != got.enum:
+    if want.kind in ("string", "const", "integer") and want.enum != got.enum:
         if got.enum is None and at.rpartition(".")[2] in ISO_CODE_LISTS:
             return []
         return [f"{at}: the spec's values {want.enum}, the SDK's {got.enum}"]
@@ -280,6 +262,11 @@ class _WrongEventData(models.ApplicationEventData):
     partner_customer_id: str  # type: ignore[assignment]  # the spec: a string or null
 
 
+class _WrongFaultBody(params.CreateFaultBody):
+    status: Literal[429, 503]  # type: ignore[misc]  # the spec has 500 too
+    times: str  # type: ignore[misc]  # the spec: an integer
+
+
 def test_the_comparison_sees_each_kind_of_disagreement(spec: dict[str, Any]) -> None:
     session = spec["components"]["schemas"]["CustomerSession"]
     problems = compare(session, _WrongSession, spec, "CustomerSession", request=False)
@@ -306,6 +293,15 @@ def test_the_comparison_sees_each_kind_of_disagreement(spec: dict[str, Any]) -> 
         request=True,
     )
     assert "B.url: in the spec, not in the SDK" in params_wrong
+    fault_wrong = compare(
+        spec["components"]["schemas"]["CreateFaultRequest"],
+        _WrongFaultBody,
+        spec,
+        "F",
+        request=True,
+    )
+    assert "F.status: the spec's values (429, 500, 503), the SDK's (429, 503)" in fault_wrong
+    assert "F.times: the spec says integer, the SDK string" in fault_wrong
 
 
 # -- every operation the SDK calls ----------------------------------------------------------------
@@ -329,19 +325,46 @@ def json_schema(holder: dict[str, Any] | None) -> dict[str, Any] | None:
 SDK_OPERATIONS = sorted(ops.OPERATIONS)
 
 
-def test_every_operation_of_the_spec_is_called_by_the_sdk_or_listed_with_a_reason(
+def takes_an_api_key(operation: dict[str, Any]) -> bool:
+    return any(API_KEY_SCHEMES & set(way) for way in operation.get("security") or [])
+
+
+def partner_operations(spec: dict[str, Any]) -> set[str]:
+    return {name for name, (_, _, op) in spec_operations(spec).items() if takes_an_api_key(op)}
+
+
+def test_the_partner_api_is_told_apart_by_its_security(spec: dict[str, Any]) -> None:
+    """What the scope rule leaves out is exactly the probes, the metrics scrape (an operator's,
+    with its own token in production) and the client API."""
+    served = spec_operations(spec)
+    outside = set(served) - partner_operations(spec)
+    assert {
+        "healthz",
+        "readyz",
+        "getMetrics",
+        "exchangeClientSecret",
+        "getClientSession",
+    } <= outside
+    for name in outside:
+        _, path, _ = served[name]
+        assert path.startswith("/v2/client/") or path in ("/healthz", "/readyz", "/metrics"), name
+    for name in partner_operations(spec):
+        assert not served[name][1].startswith("/v2/client/"), name
+
+
+def test_every_partner_operation_of_the_spec_is_called_by_the_sdk(
     spec: dict[str, Any],
 ) -> None:
-    served = set(spec_operations(spec))
+    served = partner_operations(spec)
     called = set(ops.OPERATIONS)
     assert called & set(NOT_COVERED) == set(), "listed as not covered, yet called"
     missing = served - called - set(NOT_COVERED)
     assert not missing, (
-        f"operations of the served spec the SDK neither calls nor lists: {sorted(missing)}; "
-        "add each to sdk/python/src/imprint_client/_operations.py (and a resource method), or "
-        f"to NOT_COVERED in {Path(__file__).name} with the reason"
+        f"partner operations of the served spec the SDK neither calls nor lists: "
+        f"{sorted(missing)}; add each to sdk/python/src/imprint_client/_operations.py (and a "
+        f"resource method), or to NOT_COVERED in {Path(__file__).name} with the reason"
     )
-    assert called <= served, f"the SDK calls operations the spec does not serve: {called - served}"
+    assert called <= served, f"the SDK calls what is not the partner API's: {called - served}"
     assert set(NOT_COVERED) <= served, set(NOT_COVERED) - served
     assert all(reason.strip() for reason in NOT_COVERED.values())
 
@@ -361,11 +384,9 @@ def test_the_sdks_operation_is_the_spec_s(operation_id: str, spec: dict[str, Any
     takes_key = "Idempotency-Key" in by_place["header"]
     assert takes_key == (op.retry is Retry.KEYED), "KEYED exactly where the spec takes the key"
     assert ("x-imprint-merchant-key" in by_place["header"]) == op.merchant_key
-    # Imprint-Test-Fault: the sandbox's per-request fault header, which a test passes itself.
-    assert by_place["header"] - {"Imprint-Test-Fault"} <= {
-        "Idempotency-Key",
-        "x-imprint-merchant-key",
-    }
+    # The sandbox's per-request fault header, sent from the client's ``test_fault``.
+    assert ("Imprint-Test-Fault" in by_place["header"]) == op.test_fault
+    assert by_place["header"] <= {"Idempotency-Key", "x-imprint-merchant-key", "Imprint-Test-Fault"}
     if method == "POST" and not takes_key:
         expected = Retry.SAFE if operation_id in SAFE_WITHOUT_A_KEY else Retry.ONCE
         assert op.retry is expected, "a POST without Idempotency-Key is ONCE unless listed SAFE"

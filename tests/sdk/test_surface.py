@@ -22,6 +22,7 @@ EXPORTS = [
     "ApplicationEventData",
     "AsyncImprint",
     "AsyncPage",
+    "AuditEvent",
     "AuthenticationError",
     "ConflictError",
     "CreatedApiKey",
@@ -31,10 +32,12 @@ EXPORTS = [
     "CustomerSessionSummary",
     "DateOfBirth",
     "DeletedApiKey",
+    "DeletedFault",
     "DeletedSandbox",
     "DeletedWebhookEndpoint",
     "ErrorDetail",
     "Event",
+    "Fault",
     "Imprint",
     "ImprintError",
     "InvalidRequestError",
@@ -63,6 +66,19 @@ P = "imprint_client.params"
 PAGE = "imprint_client.pagination.SyncPage"
 KEY = "idempotency_key: str | None = None"
 LIMITS = "limit: int | None = None, starting_after: str | None = None"
+PM_STATUS = "Literal['ACTIVE', 'INACTIVE', 'CANCELED']"
+FAULT_OPERATION = (
+    "Literal['acceptClientApplicationOffer', 'listAuditEvents', 'confirmPhoneVerification', "
+    "'createClientApplication', 'createKey', 'createSession', 'createWebhookEndpoint', "
+    "'deleteKey', 'deleteWebhookEndpoint', 'disableWebhookEndpoint', 'exchangeClientSecret', "
+    "'expireSession', 'getClientProfile', 'getClientSession', 'getCurrentClientApplication', "
+    "'getCustomer', 'getPaymentMethod', 'getSession', 'listClientPaymentMethods', "
+    "'listCustomerSessions', 'listCustomers', 'listPaymentMethods', 'listWebhookEndpoints', "
+    "'listWebhookEventDeliveries', 'listWebhookEvents', 'lockClientPaymentMethod', "
+    "'replayWebhookDelivery', 'rotateWebhookSecret', 'searchCustomers', 'simulateApplication', "
+    "'startPhoneVerification', 'unlockClientPaymentMethod', 'updateClientProfile', "
+    "'updateCustomer']"
+)
 
 # Each sync method's signature; the async one is the same, AsyncPage for SyncPage.
 METHODS = {
@@ -89,6 +105,13 @@ METHODS = {
     "payment_methods.retrieve": f"(payment_method_id: str) -> {M}.PaymentMethod",
     "api_keys.create": f"() -> {M}.CreatedApiKey",
     "api_keys.delete": f"(key_id: str) -> {M}.DeletedApiKey",
+    "audit_events.list": "(*, type: list[typing.Literal['api_key.created', 'api_key.revoked', "
+    "'customer_session.created', 'customer_session.exchanged', "
+    "'customer_session.exchange_refused', 'customer_session.expired', "
+    "'webhook_endpoint.created', 'webhook_endpoint.disabled', 'webhook_endpoint.secret_rotated', "
+    "'webhook_endpoint.deleted', 'webhook_delivery.replay_requested']] | None = None, object_id: "
+    "str | None = None, created_gte: str | None = None, created_lt: str | None = None, "
+    f"{LIMITS}) -> {PAGE}[{M}.AuditEvent]",
     "webhook_endpoints.create": "(*, url: str, event_types: list[typing.Literal['APPLICATION', "
     f"'PAYMENT_METHOD']] | None = None, description: str | None = None) -> {M}.WebhookEndpoint",
     "webhook_endpoints.delete": f"(endpoint_id: str) -> {M}.DeletedWebhookEndpoint",
@@ -106,17 +129,33 @@ METHODS = {
     "test_helpers.sandboxes.delete": f"(sandbox_id: str) -> {M}.DeletedSandbox",
     "test_helpers.sandboxes.list": f"() -> {PAGE}[{M}.Sandbox]",
     "test_helpers.sandboxes.reset": f"(sandbox_id: str) -> {M}.Sandbox",
+    "test_helpers.faults.create": "(*, kind: Literal['error', 'delay', 'drop', "
+    f"'webhook_failure', 'hosted_outcome'], operation: Optional[{FAULT_OPERATION}] = None, "
+    "status: Optional[Literal[429, 500, 503]] = None, retry_after: int | None = None, delay_ms: "
+    "int | None = None, endpoint_id: str | None = None, outcome: Optional[Literal['IN_PROGRESS', "
+    "'ERROR:INVALID_CLIENT_SECRET', 'ERROR:NETWORK_CONNECTION_FAILED', 'ERROR:SERVER_ERROR', "
+    "'ERROR:TIMEOUT_ERROR', 'ERROR:UNKNOWN_ERROR']] = None, times: int | None = None, "
+    f"until_deleted: bool | None = None, {KEY}) -> {M}.Fault",
+    "test_helpers.faults.delete": f"(fault_id: str) -> {M}.DeletedFault",
+    "test_helpers.faults.list": f"() -> {PAGE}[{M}.Fault]",
+    "test_helpers.webhook_events.fire": "(*, type: Literal['APPLICATION', 'PAYMENT_METHOD'], "
+    "customer_id: str | None = None, partner_customer_id: str | None = None, status: "
+    "Optional[Literal['OFFER_ACCEPTED', 'REJECTED']] = None, payment_method_id: str | None = "
+    f"None, previous_status: Optional[{PM_STATUS}] = None, new_status: Optional[{PM_STATUS}] = "
+    "None, "
+    f"merchant_key: str | None = None, {KEY}) -> {M}.WebhookEvent",
 }
 
 CONSTRUCTOR = (
     "(self, api_key: str, *, base_url: str = 'http://127.0.0.1:8000', timeout: float | "
     "httpx.Timeout = 30.0, max_retries: int = 2, merchant_key: str | None = None, http_client: "
-    "httpx.{client} | None = None) -> None"
+    "httpx.{client} | None = None, test_fault: str | None = None, sleep: "
+    "collections.abc.Callable[[float], {sleeps}] | None = None) -> None"
 )
 WITH_OPTIONS = (
     "(self, *, api_key: str = NOT_GIVEN, timeout: float | httpx.Timeout = NOT_GIVEN, "
-    "max_retries: int = NOT_GIVEN, merchant_key: str | None = NOT_GIVEN) -> "
-    "imprint_client._client.{name}"
+    "max_retries: int = NOT_GIVEN, merchant_key: str | None = NOT_GIVEN, test_fault: str | None "
+    "= NOT_GIVEN) -> imprint_client._client.{name}"
 )
 VERIFY = (
     "(payload: bytes, headers: collections.abc.Mapping[str, str], secret: str, *, "
@@ -147,11 +186,14 @@ def resource_methods(client: Any) -> dict[str, Any]:
         "customers",
         "payment_methods",
         "api_keys",
+        "audit_events",
         "webhook_endpoints",
         "webhook_events",
         "webhook_deliveries",
         "test_helpers",
         "test_helpers.sandboxes",
+        "test_helpers.faults",
+        "test_helpers.webhook_events",
     ):
         resource = functools.reduce(getattr, path.split("."), client)
         for name in dir(type(resource)):
@@ -195,8 +237,10 @@ def test_the_async_client_has_the_same_methods_as_coroutines() -> None:
 
 
 def test_the_clients_are_built_and_copied_the_same_way() -> None:
-    assert signature(Imprint.__init__) == CONSTRUCTOR.format(client="Client")
-    assert signature(AsyncImprint.__init__) == CONSTRUCTOR.format(client="AsyncClient")
+    assert signature(Imprint.__init__) == CONSTRUCTOR.format(client="Client", sleeps="None")
+    assert signature(AsyncImprint.__init__) == CONSTRUCTOR.format(
+        client="AsyncClient", sleeps="collections.abc.Awaitable[None]"
+    )
     assert signature(Imprint.with_options) == WITH_OPTIONS.format(name="Imprint")
     assert signature(AsyncImprint.with_options) == WITH_OPTIONS.format(name="AsyncImprint")
 

@@ -23,7 +23,10 @@ def problems(value: object, annotation: Any, where: str) -> list[str]:
     origin = get_origin(annotation)
     if origin is Literal:
         allowed = get_args(annotation)
-        return [] if value in allowed else [f"{where}: must be one of {', '.join(allowed)}"]
+        # Same type too: 503.0 is not the status 503, nor True the integer 1.
+        if any(type(value) is type(a) and value == a for a in allowed):
+            return []
+        return [f"{where}: must be one of {', '.join(str(a) for a in allowed)}"]
     if origin in (typing.Union, types.UnionType):
         options = get_args(annotation)
         return (

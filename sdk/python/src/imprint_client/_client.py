@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from imprint_client.errors import APIStatusError, ImprintError
 from imprint_client.models import ImprintModel, ListBody
 from imprint_client.pagination import AsyncPage, SyncPage
 from imprint_client.resources.api_keys import ApiKeys, AsyncApiKeys
+from imprint_client.resources.audit_events import AsyncAuditEvents, AuditEvents
 from imprint_client.resources.customer_sessions import AsyncCustomerSessions, CustomerSessions
 from imprint_client.resources.customers import AsyncCustomers, Customers
 from imprint_client.resources.payment_methods import AsyncPaymentMethods, PaymentMethods
@@ -67,8 +69,12 @@ class _Base:
     def timeout(self) -> httpx.Timeout:
         return self._config.timeout
 
+    @property
+    def test_fault(self) -> str | None:
+        return self._config.test_fault
+
     def _changed(
-        self, api_key: Any, timeout: Any, max_retries: Any, merchant_key: Any
+        self, api_key: Any, timeout: Any, max_retries: Any, merchant_key: Any, test_fault: Any
     ) -> dict[str, Any]:
         config = self._config
         return {
@@ -77,6 +83,7 @@ class _Base:
             "timeout": config.timeout if timeout is _NOT_GIVEN else timeout,
             "max_retries": config.max_retries if max_retries is _NOT_GIVEN else max_retries,
             "merchant_key": config.merchant_key if merchant_key is _NOT_GIVEN else merchant_key,
+            "test_fault": config.test_fault if test_fault is _NOT_GIVEN else test_fault,
         }
 
     def _retry_or_raise(self, call: Call[Any], error: ImprintError, retries_done: int) -> float:
@@ -110,7 +117,8 @@ class _Base:
         return (
             f"{type(self).__name__}(base_url={config.base_url!r}, "
             f"api_key={mask(config.api_key)!r}, merchant_key={config.merchant_key!r}, "
-            f"max_retries={config.max_retries})"
+            f"max_retries={config.max_retries}"
+            + (f", test_fault={config.test_fault!r})" if config.test_fault is not None else ")")
         )
 
 
@@ -122,6 +130,11 @@ class Imprint(_Base):
     ``max_retries`` how many times a failed call may be sent again (see the README, "Python
     SDK"). ``http_client``: an ``httpx.Client`` of your own (a proxy, a transport, a test's
     in-process app); the client then does not close it (``timeout`` still bounds each attempt).
+
+    For tests: ``test_fault`` (sandbox only) is sent as the ``Imprint-Test-Fault`` header on
+    every attempt of every call that takes it (``"status=503; retry_after=2"``, ``"drop"``);
+    ``sleep`` is called with the seconds to wait before each retry (default ``time.sleep``), so
+    a test can record the waits instead of waiting them.
     """
 
     def __init__(
@@ -133,14 +146,20 @@ class Imprint(_Base):
         max_retries: int = DEFAULT_MAX_RETRIES,
         merchant_key: str | None = None,
         http_client: httpx.Client | None = None,
+        test_fault: str | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self._config = _core.make_config(api_key, base_url, timeout, max_retries, merchant_key)
+        self._config = _core.make_config(
+            api_key, base_url, timeout, max_retries, merchant_key, test_fault
+        )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client()
+        self._sleep = sleep if sleep is not None else time.sleep
         self.customer_sessions = CustomerSessions(self)
         self.customers = Customers(self)
         self.payment_methods = PaymentMethods(self)
         self.api_keys = ApiKeys(self)
+        self.audit_events = AuditEvents(self)
         self.webhook_endpoints = WebhookEndpoints(self)
         self.webhook_events = WebhookEvents(self)
         self.webhook_deliveries = WebhookDeliveries(self)
@@ -153,11 +172,13 @@ class Imprint(_Base):
         timeout: float | httpx.Timeout = _NOT_GIVEN,
         max_retries: int = _NOT_GIVEN,
         merchant_key: str | None = _NOT_GIVEN,
+        test_fault: str | None = _NOT_GIVEN,
     ) -> Imprint:
         """A client like this one with some settings changed (a sandbox's key, say), sharing its
-        connection pool: closing the copy leaves the pool open, closing this client closes it."""
-        changed = self._changed(api_key, timeout, max_retries, merchant_key)
-        return Imprint(**changed, http_client=self._http)
+        connection pool and ``sleep``: closing the copy leaves the pool open, closing this
+        client closes it."""
+        changed = self._changed(api_key, timeout, max_retries, merchant_key, test_fault)
+        return Imprint(**changed, http_client=self._http, sleep=self._sleep)
 
     def close(self) -> None:
         """Close the connection pool (unless it was passed in as ``http_client``)."""
@@ -189,7 +210,7 @@ class Imprint(_Base):
                     return _core.parse_success(call, response)
                 error = _core.error_from_response(response)
             delay = self._retry_or_raise(call, error, retries_done)
-            time.sleep(delay)
+            self._sleep(delay)
             retries_done += 1
 
     def _page(self, call: Call[ListBody[T]]) -> SyncPage[T]:
@@ -205,7 +226,9 @@ class Imprint(_Base):
 
 class AsyncImprint(_Base):
     """The partner API for asyncio: ``await client.customer_sessions.create(...)``. Share one
-    client between tasks. ``http_client``: an ``httpx.AsyncClient`` of your own."""
+    client between tasks. ``http_client``: an ``httpx.AsyncClient`` of your own; ``test_fault``
+    as ``Imprint``'s; ``sleep`` is awaited with the seconds to wait before each retry (default
+    ``asyncio.sleep``)."""
 
     def __init__(
         self,
@@ -216,14 +239,20 @@ class AsyncImprint(_Base):
         max_retries: int = DEFAULT_MAX_RETRIES,
         merchant_key: str | None = None,
         http_client: httpx.AsyncClient | None = None,
+        test_fault: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        self._config = _core.make_config(api_key, base_url, timeout, max_retries, merchant_key)
+        self._config = _core.make_config(
+            api_key, base_url, timeout, max_retries, merchant_key, test_fault
+        )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient()
+        self._sleep = sleep if sleep is not None else asyncio.sleep
         self.customer_sessions = AsyncCustomerSessions(self)
         self.customers = AsyncCustomers(self)
         self.payment_methods = AsyncPaymentMethods(self)
         self.api_keys = AsyncApiKeys(self)
+        self.audit_events = AsyncAuditEvents(self)
         self.webhook_endpoints = AsyncWebhookEndpoints(self)
         self.webhook_events = AsyncWebhookEvents(self)
         self.webhook_deliveries = AsyncWebhookDeliveries(self)
@@ -236,11 +265,12 @@ class AsyncImprint(_Base):
         timeout: float | httpx.Timeout = _NOT_GIVEN,
         max_retries: int = _NOT_GIVEN,
         merchant_key: str | None = _NOT_GIVEN,
+        test_fault: str | None = _NOT_GIVEN,
     ) -> AsyncImprint:
-        """A client like this one with some settings changed, sharing its connection pool:
-        closing the copy leaves the pool open, closing this client closes it."""
-        changed = self._changed(api_key, timeout, max_retries, merchant_key)
-        return AsyncImprint(**changed, http_client=self._http)
+        """A client like this one with some settings changed, sharing its connection pool and
+        ``sleep``: closing the copy leaves the pool open, closing this client closes it."""
+        changed = self._changed(api_key, timeout, max_retries, merchant_key, test_fault)
+        return AsyncImprint(**changed, http_client=self._http, sleep=self._sleep)
 
     async def close(self) -> None:
         """Close the connection pool (unless it was passed in as ``http_client``)."""
@@ -272,7 +302,7 @@ class AsyncImprint(_Base):
                     return _core.parse_success(call, response)
                 error = _core.error_from_response(response)
             delay = self._retry_or_raise(call, error, retries_done)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             retries_done += 1
 
     async def _page(self, call: Call[ListBody[T]]) -> AsyncPage[T]:

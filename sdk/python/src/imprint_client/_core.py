@@ -41,6 +41,7 @@ R = TypeVar("R", bound=BaseModel)
 USER_AGENT = f"imprint-client-python/{__version__}"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 MERCHANT_KEY_HEADER = "x-imprint-merchant-key"
+TEST_FAULT_HEADER = "Imprint-Test-Fault"
 IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
 
 # Backoff: the n-th retry waits between half and all of min(INITIAL x 2^(n-1), MAX) seconds; a
@@ -79,6 +80,9 @@ class Operation(Generic[R]):
     merchant_key: bool = False  # takes x-imprint-merchant-key
     # Lists walked with limit/starting_after: where starting_after goes ("query" or "body").
     pages_by: Literal["query", "body"] | None = None
+    # The sandbox takes Imprint-Test-Fault (the client's ``test_fault``) on it: every operation
+    # a test fault may name, no test helper.
+    test_fault: bool = True
 
     def call(
         self,
@@ -144,6 +148,7 @@ class Config:
     timeout: httpx.Timeout
     max_retries: int
     merchant_key: str | None
+    test_fault: str | None = None
 
     def request_parts(self, call: Call[Any]) -> dict[str, Any]:
         """The keyword arguments of ``httpx.Client.build_request`` for one attempt."""
@@ -161,10 +166,16 @@ class Config:
         merchant_key = call.merchant_key or self.merchant_key
         if call.operation.merchant_key and merchant_key:
             headers[MERCHANT_KEY_HEADER] = merchant_key
+        if call.operation.test_fault and self.test_fault is not None:
+            headers[TEST_FAULT_HEADER] = self.test_fault
         return {
             "method": call.operation.method,
             "url": self.base_url + call.path,
-            "params": {k: str(v) for k, v in call.query.items()},
+            # A list is the parameter repeated (type=a&type=b).
+            "params": {
+                k: [str(i) for i in v] if isinstance(v, list) else str(v)
+                for k, v in call.query.items()
+            },
             "headers": headers,
             "content": content,
             "timeout": self.timeout,
@@ -177,6 +188,7 @@ def make_config(
     timeout: float | httpx.Timeout,
     max_retries: int,
     merchant_key: str | None,
+    test_fault: str | None = None,
 ) -> Config:
     if not (isinstance(api_key, str) and api_key and api_key.isascii() and api_key.isprintable()):
         raise ValueError("api_key must be a non-empty string of printable ASCII characters")
@@ -186,12 +198,17 @@ def make_config(
         raise ValueError("base_url must start with http:// or https://")
     if max_retries < 0:
         raise ValueError("max_retries must be 0 or more")
+    if test_fault is not None and not (
+        isinstance(test_fault, str) and test_fault.isascii() and test_fault.isprintable()
+    ):
+        raise ValueError("test_fault must be a string of printable ASCII characters")
     return Config(
         api_key=api_key,
         base_url=base_url.rstrip("/"),
         timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         max_retries=max_retries,
         merchant_key=merchant_key,
+        test_fault=test_fault,
     )
 
 

@@ -2,8 +2,12 @@
 
 ``tests/sdk/test_spec_agreement.py`` checks each against a freshly built server's OpenAPI: the
 method and path, the query and header parameters (``Idempotency-Key`` exactly where the retry
-rule is ``KEYED``, ``x-imprint-merchant-key`` where it is declared), the request body and the
-200 response's schema; and that every operation of the spec is here or listed as not covered.
+rule is ``KEYED``, ``x-imprint-merchant-key`` and ``Imprint-Test-Fault`` where they are
+declared), the request body and the 200 response's schema; and that every operation of the spec
+that takes an API key is here.
+
+``test_fault``: the sandbox documents the ``Imprint-Test-Fault`` header on every operation a test
+fault may name, and on no test helper (they are never faulted): ``True`` unless said.
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ from typing import Any
 from imprint_client import params
 from imprint_client._core import Operation, Retry
 from imprint_client.models import (
+    AuditEvent,
     CreatedApiKey,
     CreatedSandbox,
     Customer,
     CustomerSession,
     CustomerSessionSummary,
     DeletedApiKey,
+    DeletedFault,
     DeletedSandbox,
     DeletedWebhookEndpoint,
+    Fault,
     ListBody,
     PaymentMethod,
     Sandbox,
@@ -195,13 +202,24 @@ CREATE_SANDBOX = Operation(
     CreatedSandbox,
     Retry.ONCE,
     body=params.CreateSandboxBody,
+    test_fault=False,
 )
 LIST_SANDBOXES = Operation(
-    "listSandboxes", "GET", "/v2/test_helpers/sandboxes", ListBody[Sandbox], Retry.SAFE
+    "listSandboxes",
+    "GET",
+    "/v2/test_helpers/sandboxes",
+    ListBody[Sandbox],
+    Retry.SAFE,
+    test_fault=False,
 )
 # Resetting twice leaves what resetting once does (an empty sandbox): safe to repeat.
 RESET_SANDBOX = Operation(
-    "resetSandbox", "POST", "/v2/test_helpers/sandboxes/{sandbox_id}/reset", Sandbox, Retry.SAFE
+    "resetSandbox",
+    "POST",
+    "/v2/test_helpers/sandboxes/{sandbox_id}/reset",
+    Sandbox,
+    Retry.SAFE,
+    test_fault=False,
 )
 DELETE_SANDBOX = Operation(
     "deleteSandbox",
@@ -209,6 +227,48 @@ DELETE_SANDBOX = Operation(
     "/v2/test_helpers/sandboxes/{sandbox_id}",
     DeletedSandbox,
     Retry.SAFE,
+    test_fault=False,
+)
+CREATE_FAULT = Operation(
+    "createFault",
+    "POST",
+    "/v2/test_helpers/faults",
+    Fault,
+    Retry.KEYED,
+    body=params.CreateFaultBody,
+    test_fault=False,
+)
+LIST_FAULTS = Operation(
+    "listFaults", "GET", "/v2/test_helpers/faults", ListBody[Fault], Retry.SAFE, test_fault=False
+)
+DELETE_FAULT = Operation(
+    "deleteFault",
+    "DELETE",
+    "/v2/test_helpers/faults/{fault_id}",
+    DeletedFault,
+    Retry.SAFE,
+    test_fault=False,
+)
+FIRE_WEBHOOK_EVENT = Operation(
+    "fireWebhookEvent",
+    "POST",
+    "/v2/test_helpers/webhook_events",
+    WebhookEvent,
+    Retry.KEYED,
+    body=params.FireWebhookEventBody,
+    merchant_key=True,
+    test_fault=False,
+)
+
+# -- the audit trail -----------------------------------------------------------------------------
+LIST_AUDIT_EVENTS = Operation(
+    "listAuditEvents",
+    "GET",
+    "/v2/audit_events",
+    ListBody[AuditEvent],
+    Retry.SAFE,
+    query=("type", "object_id", "created_gte", "created_lt", *PAGE),
+    pages_by="query",
 )
 
 _ALL: list[Operation[Any]] = [
@@ -237,5 +297,10 @@ _ALL: list[Operation[Any]] = [
     LIST_SANDBOXES,
     RESET_SANDBOX,
     DELETE_SANDBOX,
+    CREATE_FAULT,
+    LIST_FAULTS,
+    DELETE_FAULT,
+    FIRE_WEBHOOK_EVENT,
+    LIST_AUDIT_EVENTS,
 ]
 OPERATIONS: dict[str, Operation[Any]] = {op.operation_id: op for op in _ALL}

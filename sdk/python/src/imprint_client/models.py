@@ -22,6 +22,7 @@ __all__ = [
     "Address",
     "ApplicationEvent",
     "ApplicationEventData",
+    "AuditEvent",
     "ConflictErrorBody",
     "CreatedApiKey",
     "CreatedSandbox",
@@ -30,10 +31,12 @@ __all__ = [
     "CustomerSessionSummary",
     "DateOfBirth",
     "DeletedApiKey",
+    "DeletedFault",
     "DeletedSandbox",
     "DeletedWebhookEndpoint",
     "ErrorBody",
     "Event",
+    "Fault",
     "ImprintModel",
     "NotFoundErrorBody",
     "PaymentMethod",
@@ -325,6 +328,66 @@ class CreatedSandbox(Sandbox):
 class DeletedSandbox(ImprintModel):
     id: str
     deleted: Literal[True]
+
+
+FaultKind = Literal["error", "delay", "drop", "webhook_failure", "hosted_outcome"]
+
+
+class Fault(ImprintModel):
+    """A declared test fault (``test_helpers.faults``); a used-up one has ``remaining`` 0, and
+    one declared ``until_deleted`` has neither ``times`` nor ``remaining``."""
+
+    id: str
+    kind: FaultKind
+    operation: str | None = None
+    status: int | None = None
+    retry_after: int | None = None
+    delay_ms: int | None = None
+    endpoint_id: str | None = None
+    outcome: str | None = None
+    times: int | None = None
+    remaining: int | None = None
+    created_at: str
+
+
+class DeletedFault(ImprintModel):
+    id: str
+    deleted: Literal[True] = True
+
+
+# -- the audit trail ------------------------------------------------------------------------------
+
+AuditEventType = Literal[
+    "api_key.created",
+    "api_key.revoked",
+    "customer_session.created",
+    "customer_session.exchanged",
+    "customer_session.exchange_refused",
+    "customer_session.expired",
+    "webhook_endpoint.created",
+    "webhook_endpoint.disabled",
+    "webhook_endpoint.secret_rotated",
+    "webhook_endpoint.deleted",
+    "webhook_delivery.replay_requested",
+]
+
+
+class AuditEvent(ImprintModel):
+    """One entry of your audit trail: what was done (``type``), by whom (``actor_*``), to what
+    (``object_*``), when, and from which request; never a secret."""
+
+    id: str
+    type: AuditEventType
+    created_at: str
+    actor_type: Literal["api_key", "client", "cli", "system"]
+    actor_id: str | None = None
+    actor_display: str | None = None
+    object_type: Literal["api_key", "customer_session", "webhook_endpoint", "webhook_delivery"]
+    object_id: str
+    details: dict[str, Any]
+    request_id: str | None = None
+    client_address: str | None = None
+    partner_id: str
 
 
 # -- error bodies (on the exceptions, as ``.body``) -----------------------------------------------

@@ -110,3 +110,75 @@ class SimulateApplicationBody(TypedDict, total=False):
 
 class CreateSandboxBody(TypedDict, total=False):
     name: str
+
+
+# The operationIds a fault may name (the served spec's enum; ``tests/sdk`` keeps them equal).
+FaultOperation = Literal[
+    "acceptClientApplicationOffer",
+    "listAuditEvents",
+    "confirmPhoneVerification",
+    "createClientApplication",
+    "createKey",
+    "createSession",
+    "createWebhookEndpoint",
+    "deleteKey",
+    "deleteWebhookEndpoint",
+    "disableWebhookEndpoint",
+    "exchangeClientSecret",
+    "expireSession",
+    "getClientProfile",
+    "getClientSession",
+    "getCurrentClientApplication",
+    "getCustomer",
+    "getPaymentMethod",
+    "getSession",
+    "listClientPaymentMethods",
+    "listCustomerSessions",
+    "listCustomers",
+    "listPaymentMethods",
+    "listWebhookEndpoints",
+    "listWebhookEventDeliveries",
+    "listWebhookEvents",
+    "lockClientPaymentMethod",
+    "replayWebhookDelivery",
+    "rotateWebhookSecret",
+    "searchCustomers",
+    "simulateApplication",
+    "startPhoneVerification",
+    "unlockClientPaymentMethod",
+    "updateClientProfile",
+    "updateCustomer",
+]
+FaultKind = Literal["error", "delay", "drop", "webhook_failure", "hosted_outcome"]
+FaultStatus = Literal[429, 500, 503]
+HostedOutcome = Literal[
+    "IN_PROGRESS",
+    "ERROR:INVALID_CLIENT_SECRET",
+    "ERROR:NETWORK_CONNECTION_FAILED",
+    "ERROR:SERVER_ERROR",
+    "ERROR:TIMEOUT_ERROR",
+    "ERROR:UNKNOWN_ERROR",
+]
+PaymentMethodStatus = Literal["ACTIVE", "INACTIVE", "CANCELED"]
+
+
+class CreateFaultBody(TypedDict, total=False):
+    kind: Required[FaultKind]
+    operation: FaultOperation
+    status: FaultStatus
+    retry_after: int
+    delay_ms: int
+    endpoint_id: str
+    outcome: HostedOutcome
+    times: int
+    until_deleted: bool
+
+
+class FireWebhookEventBody(TypedDict, total=False):
+    type: Required[EventType]
+    customer_id: str
+    partner_customer_id: str
+    status: Literal["OFFER_ACCEPTED", "REJECTED"]
+    payment_method_id: str
+    previous_status: PaymentMethodStatus
+    new_status: PaymentMethodStatus
