@@ -23,6 +23,7 @@ from imprint_sessions.client_api.cors import ClientCorsMiddleware
 from imprint_sessions.client_api.routes import add_client_api_openapi
 from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
+from imprint_sessions.console import routes as console_routes
 from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
 from imprint_sessions.fault_injection import ConnectionDropMiddleware
@@ -306,6 +307,7 @@ def create_app(
         app.include_router(test_helpers.router)
     app.include_router(ops.router)
     app.include_router(hosted_routes.router)
+    app.include_router(console_routes.router)
     app.include_router(client_api_routes.router)
     app.add_middleware(
         HotPathMiddleware,
