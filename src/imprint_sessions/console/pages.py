@@ -23,7 +23,7 @@ ASSETS: Final = Assets(_HERE / "static", url_prefix=STATIC_PREFIX)
 
 # No script-src at all: the console runs no JavaScript (every action is a plain form POST).
 CONTENT_SECURITY_POLICY: Final = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 SESSION_COOKIE: Final = "imprint_console"
@@ -58,7 +58,9 @@ def secure(response: Response) -> Response:
             "Content-Security-Policy": CONTENT_SECURITY_POLICY,
             "X-Frame-Options": "DENY",
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
+            # Not no-referrer: under it Chromium sends ``Origin: null`` with a form POST, and
+            # the console refuses POSTs whose Origin is not its own (no URL here holds a secret).
+            "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff",
         }
     )

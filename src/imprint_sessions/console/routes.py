@@ -11,7 +11,8 @@ Security decisions, in one place:
 - Every POST carries a form token, checked in constant time: the login form a double-submit
   token (a random cookie and the same value in the form); a signed-in form the synchronizer
   token derived from the login (``SecretBox.console_csrf_token``). A POST whose ``Origin`` is
-  not the service's own is refused too.
+  not the service's own (``null`` included) is refused too; so that a browser sends its real
+  Origin, the pages' ``Referrer-Policy`` is ``same-origin``, not ``no-referrer``.
 - Every page: a CSP with no script at all (``default-src 'none'``, the stylesheet from
   ``'self'``), ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``, ``no-store``.
 - HTML for people, not part of the API: every route is left out of the served OpenAPI, like
