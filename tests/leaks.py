@@ -34,12 +34,14 @@ from imprint_sessions.logs import (
     API_KEY_RE,
     CLIENT_ACCESS_TOKEN_RE,
     CLIENT_SECRET_RE,
+    OPERATOR_CREDENTIAL_RE,
+    OPERATOR_SESSION_RE,
     WEBHOOK_SECRET_RE,
 )
 
 # -- the forms a value can take ------------------------------------------------------------------
 
-_PREFIXED = re.compile(r"(isk_(?:test|live)_|ics_[0-9a-f]{8}_|ict_|whsec_)(.+)")
+_PREFIXED = re.compile(r"(isk_(?:test|live)_|ics_[0-9a-f]{8}_|ict_|whsec_|ioc_|iot_)(.+)")
 _MIN_FORM = 8  # shorter forms would match by chance
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
 
@@ -80,6 +82,8 @@ def kind_of(credential: str) -> str:
         ("client secret", CLIENT_SECRET_RE),
         ("client access token", CLIENT_ACCESS_TOKEN_RE),
         ("webhook signing secret", WEBHOOK_SECRET_RE),
+        ("operator credential", OPERATOR_CREDENTIAL_RE),
+        ("operator session token", OPERATOR_SESSION_RE),
     ):
         if pattern.fullmatch(credential):
             return kind
@@ -197,7 +201,14 @@ class LeakSink(Protocol):
     def remember_ssn(self, ssn: str) -> None: ...
 
 
-_ISSUED_RES = (API_KEY_RE, CLIENT_SECRET_RE, CLIENT_ACCESS_TOKEN_RE, WEBHOOK_SECRET_RE)
+_ISSUED_RES = (
+    API_KEY_RE,
+    CLIENT_SECRET_RE,
+    CLIENT_ACCESS_TOKEN_RE,
+    WEBHOOK_SECRET_RE,
+    OPERATOR_CREDENTIAL_RE,
+    OPERATOR_SESSION_RE,
+)
 _MIN_AUTH_CHARS = 20  # shorter Authorization values are deliberate junk ("Bearer not-a-key")
 _MIN_AUTH_DISTINCT = 12
 
@@ -258,12 +269,13 @@ def observe_response(sink: LeakSink, status: int, headers: Mapping[str, str], bo
     """A success: remember every credential it hands out. An error: keep its status line, headers
     and body for the sweep (nothing of the request, which may carry a credential on purpose)."""
     text = body.decode("utf-8", "replace")
+    rendered_headers = "\n".join(f"{name}: {value}" for name, value in headers.items())
     if status < 400:
+        # Headers too: the console's session token is handed out in a Set-Cookie.
         for pattern in _ISSUED_RES:
-            for match in pattern.finditer(text):
+            for match in pattern.finditer(text + "\n" + rendered_headers):
                 sink.remember(match.group())
         return
-    rendered_headers = "\n".join(f"{name}: {value}" for name, value in headers.items())
     sink.error_bodies.append(f"HTTP {status}\n{rendered_headers}\n\n{text}")
 
 

@@ -24,6 +24,7 @@ from imprint_sessions.client_api.cors import ClientCorsMiddleware
 from imprint_sessions.client_api.routes import add_client_api_openapi
 from imprint_sessions.clock import Clock, SystemClock
 from imprint_sessions.config import Settings, get_settings
+from imprint_sessions.console import routes as console_routes
 from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import ImprintError, NotFound, RateLimited, ServiceUnavailable
 from imprint_sessions.fault_injection import ConnectionDropMiddleware
@@ -331,6 +332,7 @@ def create_app(
     if settings.sandbox or settings.metrics_token is not None:  # production without it: 404
         app.include_router(ops.metrics_router)
     app.include_router(hosted_routes.router)
+    app.include_router(console_routes.router)
     app.include_router(client_api_routes.router)
     app.add_middleware(
         HotPathMiddleware,

@@ -1,5 +1,5 @@
 """The admin CLI: ``serve``, ``worker``, ``db upgrade``, ``partners``, ``keys``, ``webhooks``,
-``audit``."""
+``audit``, ``operators`` (the console's)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from imprint_sessions.clock import SystemClock, rfc3339_ms
 from imprint_sessions.config import Settings, get_settings
 from imprint_sessions.credentials import SecretBox, canonical_id
 from imprint_sessions.domain import audit as audit_domain
+from imprint_sessions.domain import operators as operators_domain
 from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.errors import ImprintError
 from imprint_sessions.preflight import (
@@ -44,6 +45,7 @@ from imprint_sessions.storage.db import Database, open_database
 from imprint_sessions.storage.records import (
     ApiKey,
     AuditContext,
+    Operator,
     Partner,
     WebhookEndpointFields,
 )
@@ -305,6 +307,81 @@ def keys_revoke(key_id: str, as_json: JsonFlag = False) -> None:
     else:
         typer.echo(f"revoked {key_id}" if revoked else f"{key_id}: no such active key")
     if not revoked:
+        raise typer.Exit(1)
+
+
+# -- operators (the console) --------------------------------------------------------------------
+operators_app = typer.Typer(help="Operators of the console (/console): who may sign in to it.")
+app.add_typer(operators_app, name="operators")
+
+
+def _operator_json(operator: Operator) -> dict[str, Any]:
+    return {
+        "id": operator.id,
+        "name": operator.name,
+        "display_prefix": operator.display_prefix,
+        "created_at": rfc3339_ms(operator.created_at),
+        "revoked_at": rfc3339_ms(operator.revoked_at) if operator.revoked_at else None,
+    }
+
+
+@operators_app.command("create")
+def operators_create(
+    name: Annotated[str, typer.Option("--name", help="Who the operator is (shown in audits).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an operator. Their credential is printed once and stored only as a keyed hash."""
+
+    async def work(database: Database, settings: Settings) -> operators_domain.IssuedOperator:
+        return await operators_domain.create_operator(
+            database.repositories,
+            clock=SystemClock(),
+            box=SecretBox(settings.master_keys()),
+            name=name,
+        )
+
+    issued = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps({**_operator_json(issued.record), "credential": issued.credential}))
+    else:
+        typer.echo(
+            f"created operator {issued.record.id} ({issued.record.name})\n{issued.credential}\n"
+            "(shown once: sign in at /console with it)"
+        )
+
+
+@operators_app.command("list")
+def operators_list(as_json: JsonFlag = False) -> None:
+    """List the operators (display prefixes only; credentials are never stored)."""
+
+    async def work(database: Database, settings: Settings) -> list[Operator]:
+        return await operators_domain.list_operators(database.repositories)
+
+    found = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps([_operator_json(o) for o in found]))
+    for operator in [] if as_json else found:
+        state = "revoked" if operator.revoked_at else "active"
+        typer.echo(f"{operator.id}  {operator.display_prefix}...  {state}  {operator.name}")
+
+
+@operators_app.command("revoke")
+def operators_revoke(operator_id: str, as_json: JsonFlag = False) -> None:
+    """Revoke an operator: their credential stops working and every console login ends."""
+
+    async def work(database: Database, settings: Settings) -> Operator | None:
+        return await operators_domain.revoke_operator(
+            database.repositories, clock=SystemClock(), operator_id=operator_id
+        )
+
+    revoked = _with_database(work)
+    if as_json:
+        typer.echo(json.dumps({"id": operator_id.upper(), "revoked": revoked is not None}))
+    else:
+        typer.echo(
+            f"revoked {operator_id}" if revoked else f"{operator_id}: no such active operator"
+        )
+    if revoked is None:
         raise typer.Exit(1)
 
 

@@ -20,6 +20,12 @@ Formats (the prefixes let scanners and log redaction find them):
   endpoint uuid bytes + version (8 bytes))``), the Standard Webhooks form. Nothing is stored: the
   endpoint row keeps only the version and the ``kid`` it was minted under, and the worker
   re-derives the key to sign each attempt. A rotation is a new version.
+- Operator credential (the console's login): ``ioc_`` + 43 base64url chars (256 bits), printed
+  once by ``operators create`` and stored only as ``HMAC-SHA256(derive(master,
+  "operator-credential"), credential)``.
+- Operator session token (the console's cookie): ``iot_`` + 43 base64url chars, stored only as
+  ``HMAC-SHA256(derive(master, "operator-session"), token)``; its form token (CSRF) is
+  ``HMAC-SHA256(derive(master, "console-csrf"), session id)`` in hex, compared in constant time.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ _CLIENT_TOKEN_RE = re.compile(r"^ict_([A-Za-z0-9_-]{123})$")
 _TOKEN_PAYLOAD = struct.Struct(">4s16s16s16sq")  # kid, session, customer, partner, expires_at
 OTP_CODE_DIGITS = 6
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a public prefix
+OPERATOR_CREDENTIAL_PREFIX = "ioc_"
+OPERATOR_SESSION_PREFIX = "iot_"
+_OPERATOR_CREDENTIAL_RE = re.compile(r"^ioc_[A-Za-z0-9_-]{43}$")
+_OPERATOR_SESSION_RE = re.compile(r"^iot_[A-Za-z0-9_-]{43}$")
 
 
 def _derive(master: bytes, label: str) -> bytes:
@@ -65,6 +75,16 @@ def _unb64(text: str) -> bytes:
 def mint_api_key(env: str) -> str:
     """A new API key: its prefix tells sandbox from production."""
     return API_KEY_PREFIXES[env] + secrets.token_urlsafe(32)
+
+
+def mint_operator_credential() -> str:
+    """A new operator credential (the console's login), shown once."""
+    return OPERATOR_CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+
+
+def mint_operator_session_token() -> str:
+    """A new console session token (the cookie's value)."""
+    return OPERATOR_SESSION_PREFIX + secrets.token_urlsafe(32)
 
 
 def looks_like_api_key(candidate: str) -> bool:
@@ -138,6 +158,9 @@ class SecretBox:
         self._webhook_macs = {key_id(k): _derive(k, "webhook-secret") for k in master_keys}
         self._ssn_macs = [_derive(k, "ssn") for k in master_keys]
         self._request_mac = _derive(master_keys[0], "idempotency-request")
+        self._operator_macs = [_derive(k, "operator-credential") for k in master_keys]
+        self._operator_session_macs = [_derive(k, "operator-session") for k in master_keys]
+        self._csrf_mac = _derive(master_keys[0], "console-csrf")
         # A fixed decoy so that a missing or malformed credential costs the same work as a real one.
         self._decoy = mint_api_key("sandbox")
 
@@ -171,6 +194,33 @@ class SecretBox:
         if candidate is self._decoy:
             return [h[:-1] + "!" for h in hashes]  # can never match a stored (hex) hash
         return hashes
+
+    # -- operators (the console) -------------------------------------------------------------
+    def operator_credential_hash(self, credential: str) -> str:
+        """The stored form of a new operator credential (under the current master key)."""
+        return _hmac_hex(self._operator_macs[0], credential)
+
+    def operator_credential_lookup_hashes(self, credential: str | None) -> list[str]:
+        """Every hash the credential may be stored under; a malformed one costs the same work
+        and matches nothing."""
+        return _lookup_hashes(self._operator_macs, credential, _OPERATOR_CREDENTIAL_RE, self._decoy)
+
+    def operator_session_hash(self, token: str) -> str:
+        """The stored form of a new console session token (under the current master key)."""
+        return _hmac_hex(self._operator_session_macs[0], token)
+
+    def operator_session_lookup_hashes(self, token: str | None) -> list[str]:
+        """Every hash a console session token may be stored under (see above)."""
+        return _lookup_hashes(self._operator_session_macs, token, _OPERATOR_SESSION_RE, self._decoy)
+
+    def console_csrf_token(self, operator_session_id: str) -> str:
+        """The form token of a console session: what every POST form of it must carry."""
+        return _hmac_hex(self._csrf_mac, operator_session_id)
+
+    def console_csrf_matches(self, operator_session_id: str, candidate: str | None) -> bool:
+        """Whether ``candidate`` is the session's form token (constant time)."""
+        expected = self.console_csrf_token(operator_session_id)
+        return hmac.compare_digest(expected.encode(), (candidate or "").encode())
 
     # -- client secrets ----------------------------------------------------------------------
     def client_secret(self, customer_session_id: str, kid: str) -> str | None:
@@ -299,3 +349,15 @@ class SecretBox:
 def _ssn_mac(mac_key: bytes, partner_id: str, ssn: str) -> str:
     message = f"{partner_id.upper()}|{normalize_ssn(ssn)}".encode()
     return hmac.new(mac_key, message, hashlib.sha256).hexdigest()
+
+
+def _hmac_hex(mac_key: bytes, value: str) -> str:
+    return hmac.new(mac_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _lookup_hashes(
+    mac_keys: list[bytes], candidate: str | None, shape: re.Pattern[str], decoy: str
+) -> list[str]:
+    value = candidate if candidate is not None and shape.fullmatch(candidate) else None
+    hashes = [_hmac_hex(mac_key, value or decoy) for mac_key in mac_keys]
+    return hashes if value else [h[:-1] + "!" for h in hashes]  # never a stored (hex) hash

@@ -42,3 +42,11 @@ def client_actor(request: Request) -> AuditContext:
     """The browser calling the client API, for the audit trail."""
     request_id, client_address = _origin(request)
     return audit.client_actor(request_id=request_id, client_address=client_address)
+
+
+def console_actor(request: Request, operator_id: str, operator_name: str) -> AuditContext:
+    """The operator signed in to the console, for the audit trail."""
+    request_id, client_address = _origin(request)
+    return audit.console_operator_actor(
+        operator_id, operator_name, request_id=request_id, client_address=client_address
+    )

@@ -17,6 +17,8 @@ __all__ = [
     "API_KEY_RE",
     "CLIENT_ACCESS_TOKEN_RE",
     "CLIENT_SECRET_RE",
+    "OPERATOR_CREDENTIAL_RE",
+    "OPERATOR_SESSION_RE",
     "REDACTED",
     "WEBHOOK_SECRET_RE",
     "JsonFormatter",
@@ -35,6 +37,8 @@ API_KEY_RE = re.compile(r"isk_(?:test|live)_[A-Za-z0-9_-]{43}")
 CLIENT_SECRET_RE = re.compile(r"ics_[0-9a-f]{8}_[A-Za-z0-9_-]{64}")
 CLIENT_ACCESS_TOKEN_RE = re.compile(r"ict_[A-Za-z0-9_-]{43,}")
 WEBHOOK_SECRET_RE = re.compile(r"whsec_[A-Za-z0-9+/=]{20,}")
+OPERATOR_CREDENTIAL_RE = re.compile(r"ioc_[A-Za-z0-9_-]{43}")
+OPERATOR_SESSION_RE = re.compile(r"iot_[A-Za-z0-9_-]{43}")
 
 request_id_var: ContextVar[str | None] = ContextVar("imprint_request_id", default=None)
 
@@ -58,6 +62,7 @@ _CREDENTIAL_RE = re.compile(
     r"|ics_[0-9a-f]{8}_[A-Za-z0-9_-]{16,}"
     rf"|{_WORD_START}ict_[A-Za-z0-9_-]{{20,}}"
     rf"|whsec_{_B64_CHAR}{{20,}}"
+    rf"|{_WORD_START}io[ct]_[A-Za-z0-9_-]{{16,}}"
 )
 
 # Authorization header values; the scheme word stays so the line still says what was sent.
@@ -71,7 +76,15 @@ _KEY_VALUE_RE = re.compile(
     r"(?:[^\s&\"'\\,;<>%]|%(?!26)[0-9A-Fa-f]{2})+"
 )
 
-_CREDENTIAL_PREFIXES = (b"isk_test_", b"isk_live_", b"ics_", b"ict_", b"whsec_")
+_CREDENTIAL_PREFIXES = (
+    b"isk_test_",
+    b"isk_live_",
+    b"ics_",
+    b"ict_",
+    b"whsec_",
+    b"ioc_",
+    b"iot_",
+)
 
 
 def _base64_fragments(prefix: bytes) -> list[str]:
@@ -103,6 +116,8 @@ _TRIGGERS = (
     "ics_",
     "ict_",
     "whsec_",
+    "ioc_",
+    "iot_",
     "basic",
     "bearer",
     "secret",

@@ -13,6 +13,7 @@ WEB = ("fastapi", "starlette", "httpx", "uvicorn")
 SURFACES = (
     "imprint_sessions.partner_api",
     "imprint_sessions.client_api",
+    "imprint_sessions.console",
     "imprint_sessions.hosted",
     "imprint_sessions.app",
     "imprint_sessions.deps",
@@ -119,6 +120,7 @@ LAYERS = {
         "app",
         "cli",
         "client_api",
+        "console",
         "deps",
         "hosted",
         "hot_paths",
@@ -269,6 +271,7 @@ WIRE = sorted((PACKAGE / "wire").glob("*.py"))
 HTTP_SURFACES = (
     "imprint_sessions.partner_api",
     "imprint_sessions.client_api",
+    "imprint_sessions.console",
     "imprint_sessions.hosted",
     "imprint_sessions.app",
     "imprint_sessions.hot_paths",

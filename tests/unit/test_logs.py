@@ -17,6 +17,8 @@ from imprint_sessions.logs import (
     API_KEY_RE,
     CLIENT_ACCESS_TOKEN_RE,
     CLIENT_SECRET_RE,
+    OPERATOR_CREDENTIAL_RE,
+    OPERATOR_SESSION_RE,
     REDACTED,
     WEBHOOK_SECRET_RE,
     JsonFormatter,
@@ -34,6 +36,8 @@ CREDENTIALS = {
     "client_secret": "ics_0a1b2c3d_" + "Zx9-_Qw8" * 8,
     "client_access_token": "ict_" + "Tk7_-Lm2" * 5 + "p0q",
     "webhook_signing_secret": "whsec_" + "K1+Zq/9x" * 4 + "W2v8Lm==",
+    "operator_credential": "ioc_" + "Op4_-Cr9" * 5 + "e7D",
+    "operator_session_token": "iot_" + "Se5-_Ss3" * 5 + "n6T",
 }
 credential_params = pytest.mark.parametrize(
     "credential", list(CREDENTIALS.values()), ids=list(CREDENTIALS)
@@ -93,6 +97,8 @@ def test_generated_credentials_match_public_patterns() -> None:
     assert CLIENT_SECRET_RE.fullmatch(CREDENTIALS["client_secret"])
     assert CLIENT_ACCESS_TOKEN_RE.fullmatch(CREDENTIALS["client_access_token"])
     assert WEBHOOK_SECRET_RE.fullmatch(CREDENTIALS["webhook_signing_secret"])
+    assert OPERATOR_CREDENTIAL_RE.fullmatch(CREDENTIALS["operator_credential"])
+    assert OPERATOR_SESSION_RE.fullmatch(CREDENTIALS["operator_session_token"])
 
 
 @credential_params

@@ -5,7 +5,8 @@ JSON log lines of the in-process app (at DEBUG, access log on), the stderr of ev
 process the end-to-end tests started, every 4xx/5xx response the service gave (status, headers,
 body), every webhook delivery a test receiver got, and a full dump of every SQLite and PostgreSQL
 database. It looks for every API key, client secret, client access token, webhook signing secret,
-Authorization value and master key in every encoding, and for one-time codes and SSNs in context
+operator credential and console session token (the operator console's), Authorization value
+and master key in every encoding, and for one-time codes and SSNs in context
 (``tests/leaks.py`` says how and why).
 
 Under pytest-xdist no worker runs these: the controller runs them once, after every worker is
@@ -110,7 +111,14 @@ def test_the_suite_handled_every_kind_of_secret_error_response_and_webhook(
 ) -> None:
     """Guards the sweep too: every kind of secret was in play, and errors and webhooks were seen."""
     kinds = {kind_of(c) for c in leak_registry.issued}
-    assert {"api key", "client secret", "client access token", "webhook signing secret"} <= kinds
+    assert {
+        "api key",
+        "client secret",
+        "client access token",
+        "webhook signing secret",
+        "operator credential",
+        "operator session token",
+    } <= kinds
     assert scanner.counts["one-time code"] >= 1
     assert scanner.counts["ssn"] >= 2
     # Codes were really sent to the service while the log was captured.
@@ -183,6 +191,8 @@ def test_the_sweep_finds_a_planted_credential(
     secret = _issued(leak_registry, "ics_")
     token = _issued(leak_registry, "ict_")
     signing = next(c for c in sorted(leak_registry.issued) if c.startswith("whsec_") and "/" in c)
+    operator = _issued(leak_registry, "ioc_")
+    console_login = _issued(leak_registry, "iot_")
     plantings = [
         # a Basic header's payload inside a larger base64 blob, at an odd alignment
         (label("api key", key), "dump " + base64.b64encode(b"xy" + f"{key}:".encode()).decode()),
@@ -193,6 +203,12 @@ def test_the_sweep_finds_a_planted_credential(
         (label("client access token", token), "token body " + token.removeprefix("ict_")),
         # a JSON encoder that escapes "/"
         (label("webhook signing secret", signing), '{"s":"' + signing.replace("/", "\\/") + '"}'),
+        # the console's sign-in form body, and its cookie header, logged as they came
+        (label("operator credential", operator), "form credential=" + quote(operator, safe="")),
+        (
+            label("operator session token", console_login),
+            "headers cookie: imprint_console" + "=" + console_login,
+        ),
         # a request body logged inside a message
         (label("one-time code", "888888"), json.dumps({"msg": json.dumps({"code": "888888"})})),
         (label("ssn", PLANTED_SSN), f"{{'ssn': '{PLANTED_SSN}'}}"),

@@ -8,7 +8,8 @@ webhook URL, which could carry one and is erased when its endpoint is deleted).
 
 Who acted comes from the edge as an ``AuditContext``: an API key (``api_key``, with its id and
 display prefix), the browser exchanging a client secret (``client``), an operator at the admin
-CLI (``cli``) or the service itself (``system``: the sandbox's first key, the demo shop), with
+CLI (``cli``) or signed in to the console (``operator``), or the service itself (``system``: the
+sandbox's first key, the demo shop), with
 the request's id and the client's address when there was a request.
 """
 
@@ -61,7 +62,7 @@ EVENT_TYPES = (
     WEBHOOK_DELIVERY_REPLAY_REQUESTED,
 )
 OBJECT_TYPES = ("api_key", "customer_session", "webhook_endpoint", "webhook_delivery")
-ACTOR_TYPES = ("api_key", "client", "cli", "system")
+ACTOR_TYPES = ("api_key", "client", "cli", "operator", "system")
 
 # Why an exchange was refused (``details.reason``): the session's state, or no session at all.
 REFUSED_EXPIRED = "expired"
@@ -129,6 +130,23 @@ def client_actor(
 def operator_actor(login: str | None) -> AuditContext:
     """An operator at the admin CLI, named by their login on the machine (if known)."""
     return AuditContext(actor_type="cli", actor_display=login or None)
+
+
+def console_operator_actor(
+    operator_id: str,
+    operator_name: str,
+    *,
+    request_id: str | None = None,
+    client_address: str | None = None,
+) -> AuditContext:
+    """An operator signed in to the console (``operators create``), by id and name."""
+    return AuditContext(
+        actor_type="operator",
+        actor_id=operator_id,
+        actor_display=operator_name,
+        request_id=request_id,
+        client_address=client_address,
+    )
 
 
 def new_event(

@@ -52,7 +52,8 @@ class Assets:
     """The files of ``static/``, read once. Pages link ``name.<hash>.ext``, served as immutable;
     the plain name is served too, but must be revalidated."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, url_prefix: str = "/hosted/static") -> None:
+        self._url_prefix = url_prefix
         self._by_name: dict[str, Asset] = {}
         for path in sorted(directory.iterdir()):
             if path.is_file() and not path.name.startswith("."):
@@ -67,7 +68,7 @@ class Assets:
 
     def url(self, name: str) -> str:
         stem, dot, suffix = name.rpartition(".")
-        return f"/hosted/static/{stem}.{self._by_name[name].digest}{dot}{suffix}"
+        return f"{self._url_prefix}/{stem}.{self._by_name[name].digest}{dot}{suffix}"
 
     def find(self, filename: str) -> tuple[Asset, bool] | None:
         """The asset a URL names, and whether the name carried its current hash."""

@@ -42,7 +42,9 @@ class Pager(Generic[T]):
         *,
         scope: Sequence[str],
         filters: Mapping[str, Condition] | None = None,
+        newest_first: bool = False,
     ) -> None:
+        self._newest_first = newest_first
         self._table = table
         self._columns = tuple(columns)
         self._convert = convert
@@ -55,8 +57,11 @@ class Pager(Generic[T]):
         t = self._table.c
         scope = [t[name] == bp(name) for name in self._scope]
         where = [*scope, *(self._filters[name](bp(name)) for name in active)]
-        ordered = sa.select(*self._columns).where(*where).order_by(t.created_at, t.id)
-        keyset = sa.tuple_(t.created_at, t.id) > sa.tuple_(bp("after_created_at"), bp("after_id"))
+        order = (t.created_at.desc(), t.id.desc()) if self._newest_first else (t.created_at, t.id)
+        ordered = sa.select(*self._columns).where(*where).order_by(*order)
+        row = sa.tuple_(t.created_at, t.id)
+        cursor = sa.tuple_(bp("after_created_at"), bp("after_id"))
+        keyset = row < cursor if self._newest_first else row > cursor
         return _Statements(
             cursor=Statement(sa.select(t.created_at, t.id).where(*scope, t.id == bp("cursor"))),
             count=Statement(sa.select(sa.func.count()).select_from(self._table).where(*where)),

@@ -506,3 +506,28 @@ class FaultTarget:
     kind: str
     operation: str | None
     endpoint_id: str | None
+
+
+# -- the operator console -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """Someone who may sign in to the console (``operators create``); never the credential."""
+
+    id: str
+    name: str
+    display_prefix: str
+    created_at: int
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorSession:
+    """A console login: the operator it speaks for, until ``expires_at`` or logout."""
+
+    id: str
+    operator_id: str
+    operator_name: str
+    created_at: int
+    expires_at: int

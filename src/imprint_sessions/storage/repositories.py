@@ -29,6 +29,8 @@ from imprint_sessions.storage.records import (
     IdempotencyRecord,
     NewAuditEvent,
     NewCustomerSession,
+    Operator,
+    OperatorSession,
     OtpAttempt,
     OtpChallenge,
     OutboxStats,
@@ -558,6 +560,65 @@ class FaultRepository(Protocol):
         ...
 
 
+class OperatorRepository(Protocol):
+    """The console's operators and their logins: deployment-wide, no partner's."""
+
+    async def create_operator(
+        self, operator: Operator, *, credential_hash: str, secret_key_id: str
+    ) -> None: ...
+
+    async def list_operators(self) -> list[Operator]:
+        """Every operator, oldest first, revoked ones included (never a credential)."""
+        ...
+
+    async def revoke_operator(self, operator_id: str, *, now: int) -> Operator | None:
+        """Revoke an active operator and end every login of theirs, atomically; None if there
+        is no such active operator."""
+        ...
+
+    async def find_operator_by_credential_hashes(self, hashes: list[str]) -> Operator | None:
+        """The active operator whose credential is stored under one of ``hashes``."""
+        ...
+
+    async def create_operator_session(
+        self, session: OperatorSession, *, token_hash: str
+    ) -> None: ...
+
+    async def find_operator_session(self, hashes: list[str], *, now: int) -> OperatorSession | None:
+        """The live login (not expired, not logged out, its operator not revoked) whose token
+        is stored under one of ``hashes``."""
+        ...
+
+    async def revoke_operator_session(self, session_id: str, *, now: int) -> bool: ...
+
+
+class ConsoleRepository(Protocol):
+    """What the operator console reads of one partner's account, newest first."""
+
+    async def list_recent_customer_sessions(
+        self, partner_id: str, *, limit: int
+    ) -> list[CustomerSession]: ...
+
+    async def list_recent_customers(self, partner_id: str, *, limit: int) -> list[Customer]: ...
+
+    async def list_recent_applications(
+        self, partner_id: str, *, limit: int
+    ) -> list[Application]: ...
+
+    async def list_recent_webhook_deliveries(
+        self, partner_id: str, *, limit: int
+    ) -> list[tuple[WebhookDelivery, str]]:
+        """The partner's deliveries, each with its event's type."""
+        ...
+
+    async def list_audit_events_newest_first(
+        self, partner_id: str, query: AuditQuery, page: PageRequest
+    ) -> Page[AuditEvent] | None:
+        """The partner's entries of ``query.types`` by ``(created_at, id)`` descending; None
+        when ``page.starting_after`` is not one of its entries."""
+        ...
+
+
 class Repositories(
     PartnerRepository,
     CustomerSessionRepository,
@@ -575,6 +636,8 @@ class Repositories(
     HostedPageRepository,
     AuditEventRepository,
     FaultRepository,
+    OperatorRepository,
+    ConsoleRepository,
     Protocol,
 ):
     """Everything the domain may ask of the store: one protocol per resource, composed here."""

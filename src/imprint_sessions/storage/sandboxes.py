@@ -4,7 +4,8 @@ wiping of everything a partner owns.
 What a partner owns is found from the schema, not listed here: every table with a ``partner_id``
 column, and every table one foreign key away from one (a delivery's attempts, a session's
 one-time codes). A table added later is wiped with the rest, or, if it cannot be reached that
-way, this module fails at import naming it.
+way, this module fails at import naming it. The deployment's own tables (``DEPLOYMENT_TABLES``:
+the console's operators and their logins) belong to no partner and are never wiped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ p, k = partners.c, api_keys.c
 # Kept by a reset: the sandbox's keys (a CI job's configuration stays valid), and the audit trail,
 # which is append-only and outlives what it records.
 _KEPT = frozenset({"partners", "api_keys", "audit_events"})
+# Not a partner's at all: the deployment's console operators and their logins. Never wiped.
+DEPLOYMENT_TABLES = frozenset({"operators", "operator_sessions"})
 
 _SANDBOX_COLUMNS = columns(partners, "id name sandbox_of created_at", sandbox_of="parent_id")
 _LIVE = p.deleted_at.is_(None)
@@ -54,7 +57,7 @@ def _wipes() -> list[Statement]:
     """One DELETE per owned table, children first (the foreign keys' order)."""
     statements: list[Statement] = []
     for table in reversed(metadata.sorted_tables):
-        if table.name in _KEPT:
+        if table.name in _KEPT or table.name in DEPLOYMENT_TABLES:
             continue
         if "partner_id" in table.c:
             where: Any = table.c.partner_id == bp("partner_id")

@@ -11,12 +11,14 @@ from imprint_sessions.storage.api_keys import PartnerApiKeys
 from imprint_sessions.storage.applications import Applications
 from imprint_sessions.storage.audit_events import AuditEvents
 from imprint_sessions.storage.client import ClientSessions
+from imprint_sessions.storage.console import ConsoleReads
 from imprint_sessions.storage.customer_session_lifecycle import CustomerSessionLifecycle
 from imprint_sessions.storage.customer_sessions import CustomerSessions
 from imprint_sessions.storage.customers import PartnerCustomers
 from imprint_sessions.storage.faults import Faults
 from imprint_sessions.storage.hosted import HostedPage
 from imprint_sessions.storage.idempotency import Idempotency
+from imprint_sessions.storage.operators import Operators
 from imprint_sessions.storage.otp import Otp
 from imprint_sessions.storage.partners import Partners
 from imprint_sessions.storage.payment_methods import PaymentMethods
@@ -42,6 +44,8 @@ class SqlRepositories(
     Sandboxes,
     AuditEvents,
     Faults,
+    Operators,
+    ConsoleReads,
 ):
     """Every repository, over one runner (autocommit, or one unit of work's transaction)."""
 

@@ -314,3 +314,30 @@ test_faults = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Index("ix_test_faults_partner_id_created_at", "partner_id", "created_at"),
 )
+
+# Operators of the console (migration 0013): deployment-wide, never a partner's (no partner_id,
+# so a sandbox reset or delete never touches them; storage/sandboxes.py says so). The credential
+# is stored only as a keyed hash; a console login is a row of operator_sessions whose token is
+# stored only as a keyed hash too, revoked at logout.
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("credential_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("display_prefix", sa.Text, nullable=False),
+    sa.Column("secret_key_id", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+)
+
+operator_sessions = sa.Table(
+    "operator_sessions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("operator_id", Id, sa.ForeignKey("operators.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+)

@@ -40,21 +40,24 @@ class AuditEvent(_ResponseBody):
         examples=["customer_session.exchange_refused"],
     )
     created_at: Timestamp = Field(examples=["2025-02-13T19:08:07.000Z"])
-    actor_type: Literal["api_key", "client", "cli", "system"] = Field(
+    actor_type: Literal["api_key", "client", "cli", "operator", "system"] = Field(
         description=(
             "Who acted: one of your API keys, the browser exchanging a client secret "
-            "(`client`), an operator at the admin CLI (`cli`) or the service itself (`system`)"
+            "(`client`), an operator at the admin CLI (`cli`) or signed in to the operator "
+            "console (`operator`), or the service itself (`system`)"
         ),
         examples=["api_key"],
     )
     actor_id: str | None = Field(
         default=None,
-        description="The API key's id, when an API key acted",
+        description="The API key's id, when an API key acted; the operator's, in the console",
         examples=["7C3F5E0B-9E4A-4F3B-9B8E-2D8A1C6B5E4F"],
     )
     actor_display: str | None = Field(
         default=None,
-        description="The API key's display prefix, or the operator's login",
+        description=(
+            "The API key's display prefix, the operator's login (`cli`) or name (`operator`)"
+        ),
         examples=["isk_test_2vQa"],
     )
     object_type: Literal["api_key", "customer_session", "webhook_endpoint", "webhook_delivery"] = (
