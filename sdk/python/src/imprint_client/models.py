@@ -379,7 +379,7 @@ class AuditEvent(ImprintModel):
     id: str
     type: AuditEventType
     created_at: str
-    actor_type: Literal["api_key", "client", "cli", "system"]
+    actor_type: Literal["api_key", "client", "cli", "operator", "system"]
     actor_id: str | None = None
     actor_display: str | None = None
     object_type: Literal["api_key", "customer_session", "webhook_endpoint", "webhook_delivery"]
