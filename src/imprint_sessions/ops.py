@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client.core import Metric
 from pydantic import BaseModel
 
+from imprint_sessions.client_api.auth import bearer_token
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain.webhooks import outbox_health
 from imprint_sessions.errors import ImprintError, Unauthorized
@@ -67,10 +68,8 @@ def _digest(value: str) -> bytes:
 def _check_metrics_token(request: Request, expected: str) -> None:
     """``Authorization: Bearer <IMPRINT_METRICS_TOKEN>``, compared in constant time (digests of
     equal length, so not even the token's length shows)."""
-    scheme, _, provided = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        _digest(provided.strip()), _digest(expected)
-    ):
+    provided = bearer_token(request.headers.get("authorization"))
+    if provided is None or not hmac.compare_digest(_digest(provided), _digest(expected)):
         raise Unauthorized("authorization: the metrics bearer token is required")
 
 

@@ -157,14 +157,17 @@ class RequestMetrics:
         self._children: dict[tuple[str, str, int], Histogram] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+        # Keyed by the method's label, not as sent: a client inventing methods adds no children.
+        key = (route, method if method in _METHODS else OTHER_METHOD, status)
         child = self._children.get(key)
         if child is None:
-            child = REQUEST_DURATION.labels(
-                route, method if method in _METHODS else OTHER_METHOD, str(status)
-            )
+            child = REQUEST_DURATION.labels(key[0], key[1], str(status))
             self._children[key] = child
         child.observe(seconds)
+
+    def __len__(self) -> int:
+        """How many (route, method, status) children are bound."""
+        return len(self._children)
 
 
 REQUESTS = RequestMetrics()

@@ -223,11 +223,10 @@ class WebhookWorker:
                 sent = await self._attempt(claimed, now)
                 if span is not None and sent.result.http_status is not None:
                     span.set_attribute("http.response.status_code", sent.result.http_status)
-            status = sent.result.http_status
             service_metrics.webhook_attempt(
                 claimed.endpoint.id,
                 seconds=sent.duration_ms / 1000,
-                acknowledged=status is not None and 200 <= status < 300,
+                acknowledged=sent.result.acknowledged,  # the domain's rule, as after_attempt's
             )
             attempt = WebhookAttempt(
                 id=new_id(),
