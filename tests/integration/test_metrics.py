@@ -104,6 +104,24 @@ async def test_the_hot_paths_count_sessions_exchanges_refusals_by_reason_and_req
     )
 
 
+async def test_an_expiry_repeated_in_the_same_millisecond_is_counted_once(
+    harness: Harness, clock: ManualClock
+) -> None:
+    # Regression: "ended by this call" was guessed from revoked_at >= the time before the call,
+    # so a repeat within one millisecond (or under a frozen clock) counted a second expiry. The
+    # store now says whether its UPDATE revoked the session.
+    client = harness.client
+    _, api_key = await harness.new_partner()
+    auth = (api_key, "")
+    session = (await client.post("/v2/customer_sessions", json={}, auth=auth)).json()
+    before = await scrape(client)
+    for _ in range(3):  # the clock does not move
+        expire = f"/v2/customer_sessions/{session['id']}/expire"
+        assert (await client.post(expire, auth=auth)).status_code == 200
+    after = await scrape(client)
+    assert delta(before, after, "imprint_customer_sessions_expired_total") == 1
+
+
 async def test_route_labels_are_templates_never_raw_paths_or_ids(harness: Harness) -> None:
     client = harness.client
     _, api_key = await harness.new_partner()

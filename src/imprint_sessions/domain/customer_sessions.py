@@ -206,6 +206,14 @@ async def list_customer_sessions(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """A session after ``expire_customer_session``, and whether that call ended it."""
+
+    customer_session: CustomerSession
+    ended_now: bool
+
+
 async def expire_customer_session(
     repos: Repositories,
     *,
@@ -213,13 +221,14 @@ async def expire_customer_session(
     principal: Principal,
     customer_session_id: str,
     audit: AuditContext = audit_trail.SYSTEM,
-) -> CustomerSession:
+) -> Expiry:
     """End one of the caller's sessions now: its secret can no longer be exchanged, and a client
     credential it was exchanged for stops working (``customer_session.expired``). Idempotent: a
-    session already revoked or expired is returned as it is, and nothing is recorded."""
+    session already revoked or expired is returned as it is (``ended_now`` False), and nothing
+    is recorded."""
     canonical = _canonical_uuid(customer_session_id)
     now = clock.now_ms()
-    record = (
+    found = (
         await repos.revoke_partner_customer_session(
             principal.partner_id,
             canonical,
@@ -236,6 +245,6 @@ async def expire_customer_session(
         if canonical
         else None
     )
-    if record is None:
+    if found is None:
         raise SessionNotFound(customer_session_id)
-    return record
+    return Expiry(*found)

@@ -170,17 +170,17 @@ async def expire_session(
 
     async def expire(repos: Repositories) -> Response:
         nonlocal ended_now
-        before = services.clock.now_ms()
-        record = await customer_sessions.expire_customer_session(
+        expiry = await customer_sessions.expire_customer_session(
             repos,
             clock=services.clock,
             principal=principal,
             customer_session_id=session_id,
             audit=partner_actor(request, principal),
         )
-        # Revoked by this call (an earlier revocation, or a session past its lifetime, is older).
-        ended_now = record.revoked_at is not None and record.revoked_at >= before
-        return json_response(CUSTOMER_SESSION_SUMMARY(record, services.clock.now_ms()))
+        ended_now = expiry.ended_now
+        return json_response(
+            CUSTOMER_SESSION_SUMMARY(expiry.customer_session, services.clock.now_ms())
+        )
 
     response = await idempotency.run(expire)
     if ended_now:

@@ -50,7 +50,7 @@ class CustomerSessionLifecycle(Repository):
         *,
         now: int,
         audit: NewAuditEvent | None = None,
-    ) -> CustomerSession | None:
+    ) -> tuple[CustomerSession, bool] | None:
         # Revoke a live session (with its audit entry), or, when there is nothing to revoke
         # (already revoked, expired or not the partner's), read it as it now is.
         params = {"id": customer_session_id, "partner_id": partner_id}
@@ -61,5 +61,6 @@ class CustomerSessionLifecycle(Repository):
                 await record_with(x, audit, partner_id=partner_id)
             return row
 
-        row = await self._db.transaction(revoke) or await self._db.one(_GET, **params)
-        return customer_session_from_row(row) if row else None
+        revoked = await self._db.transaction(revoke)
+        row = revoked or await self._db.one(_GET, **params)
+        return (customer_session_from_row(row), revoked is not None) if row else None

@@ -336,10 +336,10 @@ class CustomerSessionLifecycleRepository(Protocol):
         *,
         now: int,
         audit: NewAuditEvent | None = None,
-    ) -> CustomerSession | None:
+    ) -> tuple[CustomerSession, bool] | None:
         """Set ``revoked_at = now`` unless already revoked or expired, with ``audit`` when it was
-        set (nothing is written otherwise); the session as it now is, or None when it is not the
-        partner's."""
+        set (nothing is written otherwise); the session as it now is and whether this call
+        revoked it, or None when it is not the partner's."""
         ...
 
 
