@@ -234,20 +234,25 @@ def audit_query(
 async def list_audit_events(
     repos: Repositories,
     *,
-    principal: Principal,
+    partner_id: str,
     query: AuditQuery,
     limit: int,
     starting_after: str | None,
+    newest_first: bool = False,
 ) -> Page[AuditEvent]:
-    """The caller's partner's entries matching ``query``, oldest first, ``limit`` at a time
-    (the partner API's list rules: ``starting_after`` one of its entries, filters aside)."""
+    """The partner's entries matching ``query``, oldest first (newest first: the console),
+    ``limit`` at a time (the partner API's list rules: ``starting_after`` one of its entries,
+    filters aside)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"limit: must be 1 to {MAX_PAGE_SIZE}")
     cursor = canonical_id(starting_after) if starting_after is not None else None
     page = None
     if starting_after is None or cursor is not None:
         page = await repos.list_audit_events(
-            principal.partner_id, query, PageRequest(limit=limit, starting_after=cursor)
+            partner_id,
+            query,
+            PageRequest(limit=limit, starting_after=cursor),
+            newest_first=newest_first,
         )
     if page is None:
         raise InvalidRequest("starting_after: must be the id of one of your audit events")

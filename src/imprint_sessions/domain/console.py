@@ -21,16 +21,14 @@ from imprint_sessions.domain import partners as partners_domain
 from imprint_sessions.domain import webhooks as webhooks_domain
 from imprint_sessions.domain.customer_sessions import customer_session_state
 from imprint_sessions.domain.events import PENDING
-from imprint_sessions.errors import ApiKeyNotFound, InvalidRequest, PartnerNotFound
+from imprint_sessions.errors import ApiKeyNotFound, PartnerNotFound
 from imprint_sessions.storage.records import (
     ApiKey,
     Application,
     AuditContext,
     AuditEvent,
-    AuditQuery,
     CustomerSession,
     Page,
-    PageRequest,
     Partner,
     WebhookAttempt,
     WebhookDelivery,
@@ -189,19 +187,15 @@ async def audit_page(
     limit: int = AUDIT_PAGE_SIZE,
 ) -> Page[AuditEvent]:
     """The partner's audit trail, newest first, filtered by type; ``starting_after``: the last
-    entry of the page before."""
-    wanted = audit_trail.event_types(types)
-    cursor = canonical_id(starting_after) if starting_after else None
-    page = None
-    if not starting_after or cursor is not None:
-        page = await repos.list_audit_events_newest_first(
-            partner_id,
-            AuditQuery(types=wanted, object_id=None, created_gte=None, created_lt=None),
-            PageRequest(limit=limit, starting_after=cursor),
-        )
-    if page is None:
-        raise InvalidRequest("starting_after: must be the id of one of this partner's entries")
-    return page
+    entry of the page before (the partner API's list rules)."""
+    return await audit_trail.list_audit_events(
+        repos,
+        partner_id=partner_id,
+        query=audit_trail.audit_query(types=types),
+        limit=limit,
+        starting_after=starting_after or None,
+        newest_first=True,
+    )
 
 
 async def revoke_api_key(

@@ -79,7 +79,7 @@ async def list_audit_events(
     """Lists your audit trail, oldest first: keys, sessions, exchanges and webhook changes."""
     page = await audit.list_audit_events(
         services.database.repositories,
-        principal=principal,
+        partner_id=principal.partner_id,
         query=audit.audit_query(
             types=types or (),
             object_id=object_id,

@@ -105,18 +105,24 @@ def _audit_event(row: Row) -> AuditEvent:
     return AuditEvent(**dict(row))
 
 
-_PAGES = Pager(
-    audit_events,
-    _AUDIT_COLUMNS,
-    _audit_event,
-    scope=("partner_id",),
-    filters={
-        "types": lambda values: in_texts(a.type, values),
-        "object_id": lambda value: a.object_id == value,
-        "created_gte": lambda value: a.created_at >= value,
-        "created_lt": lambda value: a.created_at < value,
-    },
-)
+_FILTERS: dict[str, Any] = {
+    "types": lambda values: in_texts(a.type, values),
+    "object_id": lambda value: a.object_id == value,
+    "created_gte": lambda value: a.created_at >= value,
+    "created_lt": lambda value: a.created_at < value,
+}
+# Oldest first (the partner API, exports) and newest first (the operator console).
+_PAGES = {
+    newest_first: Pager(
+        audit_events,
+        _AUDIT_COLUMNS,
+        _audit_event,
+        scope=("partner_id",),
+        filters=_FILTERS,
+        newest_first=newest_first,
+    )
+    for newest_first in (False, True)
+}
 _PARTNER_OF_OBJECT = Statement(
     sa.select(id_text(a.partner_id).label("partner_id"))
     .where(a.object_id == bp("object_id"), a.type == bp("type"))
@@ -139,14 +145,16 @@ class AuditEvents(Repository):
         await record_with(self._db, event)
 
     async def list_audit_events(
-        self, partner_id: str, query: AuditQuery, page: PageRequest
+        self, partner_id: str, query: AuditQuery, page: PageRequest, *, newest_first: bool = False
     ) -> Page[AuditEvent] | None:
-        return await _PAGES.fetch(self._db, page, {"partner_id": partner_id}, _filters(query))
+        return await _PAGES[newest_first].fetch(
+            self._db, page, {"partner_id": partner_id}, _filters(query)
+        )
 
     async def scan_audit_events(
         self, partner_id: str, query: AuditQuery, *, after: tuple[int, str] | None, limit: int
     ) -> list[AuditEvent]:
-        return await _PAGES.scan(
+        return await _PAGES[False].scan(
             self._db, {"partner_id": partner_id}, _filters(query), after=after, limit=limit
         )
 

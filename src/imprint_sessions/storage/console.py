@@ -8,25 +8,17 @@ import sqlalchemy as sa
 
 from imprint_sessions.storage.applications import _COLUMNS as APPLICATION_COLUMNS
 from imprint_sessions.storage.applications import _application
-from imprint_sessions.storage.audit_events import _AUDIT_COLUMNS, _audit_event, _filters
 from imprint_sessions.storage.customer_sessions import SESSION_COLUMNS, customer_session_from_row
 from imprint_sessions.storage.customers import PARTNER_CUSTOMER_COLUMNS, customer_from_row
-from imprint_sessions.storage.dialect import in_texts
-from imprint_sessions.storage.paging import Pager
 from imprint_sessions.storage.records import (
     Application,
-    AuditEvent,
-    AuditQuery,
     Customer,
     CustomerSession,
-    Page,
-    PageRequest,
     WebhookDelivery,
 )
 from imprint_sessions.storage.sql import Repository, Statement, bp
 from imprint_sessions.storage.tables import (
     applications,
-    audit_events,
     customer_sessions,
     customers,
     webhook_deliveries,
@@ -57,14 +49,6 @@ _DELIVERIES = _newest(
         webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id
     ),
 )
-_AUDIT_PAGES = Pager(
-    audit_events,
-    _AUDIT_COLUMNS,
-    _audit_event,
-    scope=("partner_id",),
-    filters={"types": lambda values: in_texts(audit_events.c.type, values)},
-    newest_first=True,
-)
 
 
 class ConsoleReads(Repository):
@@ -92,9 +76,3 @@ class ConsoleReads(Repository):
             event_type = values.pop("event_type")
             found.append((WebhookDelivery(**values), event_type))
         return found
-
-    async def list_audit_events_newest_first(
-        self, partner_id: str, query: AuditQuery, page: PageRequest
-    ) -> Page[AuditEvent] | None:
-        filters = {k: v for k, v in _filters(query).items() if k == "types"}
-        return await _AUDIT_PAGES.fetch(self._db, page, {"partner_id": partner_id}, filters)

@@ -508,10 +508,10 @@ class AuditEventRepository(Protocol):
         ...
 
     async def list_audit_events(
-        self, partner_id: str, query: AuditQuery, page: PageRequest
+        self, partner_id: str, query: AuditQuery, page: PageRequest, *, newest_first: bool = False
     ) -> Page[AuditEvent] | None:
-        """The partner's entries matching ``query`` by ``(created_at, id)``; None when
-        ``page.starting_after`` is not one of its entries."""
+        """The partner's entries matching ``query`` by ``(created_at, id)``, descending when
+        ``newest_first``; None when ``page.starting_after`` is not one of its entries."""
         ...
 
     async def scan_audit_events(
@@ -609,13 +609,6 @@ class ConsoleRepository(Protocol):
         self, partner_id: str, *, limit: int
     ) -> list[tuple[WebhookDelivery, str]]:
         """The partner's deliveries, each with its event's type."""
-        ...
-
-    async def list_audit_events_newest_first(
-        self, partner_id: str, query: AuditQuery, page: PageRequest
-    ) -> Page[AuditEvent] | None:
-        """The partner's entries of ``query.types`` by ``(created_at, id)`` descending; None
-        when ``page.starting_after`` is not one of its entries."""
         ...
 
 

@@ -20,7 +20,6 @@ from imprint_sessions.storage.records import (
     AuditQuery,
     NewCustomer,
     NewCustomerSession,
-    Principal,
 )
 from partner_api.conftest import Caller, random_id, walk
 
@@ -547,12 +546,11 @@ def stored_entries(database_url: str, partner_id: str) -> list[str]:
 
 
 async def test_listing_refuses_a_page_size_out_of_range(harness: Harness, caller: Caller) -> None:
-    principal = Principal(api_key_id="", partner_id=caller.partner_id, merchant_keys=())
     for limit in (0, audit.MAX_PAGE_SIZE + 1):
         with pytest.raises(InvalidRequest, match="limit: must be 1 to 100"):
             await audit.list_audit_events(
                 harness.services.database.repositories,
-                principal=principal,
+                partner_id=caller.partner_id,
                 query=AuditQuery(),
                 limit=limit,
                 starting_after=None,
