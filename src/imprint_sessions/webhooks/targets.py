@@ -49,8 +49,13 @@ class TargetRefused(Exception):
 
 
 class Unresolvable(TargetRefused):
-    def __init__(self) -> None:
-        super().__init__("host does not resolve")
+    def __init__(self, why: str = "host does not resolve") -> None:
+        super().__init__(why)
+
+
+# The OS resolver's own give-up time is 5 s per try, twice (resolv.conf defaults): a registration
+# must not hang that long on a slow nameserver, nor a delivery attempt spend its timeout there.
+RESOLVE_TIMEOUT_SECONDS = 2.0
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -156,6 +161,8 @@ class TargetPolicy:
     resolver: Resolver = system_resolver
     allow_private: bool = False
     """Private, shared (CGNAT) and other non-global addresses may be targets too."""
+    resolve_timeout_seconds: float = RESOLVE_TIMEOUT_SECONDS
+    """How long a lookup may take before the host counts as not resolving."""
 
     @classmethod
     def for_settings(cls, settings: Settings) -> TargetPolicy:
@@ -174,9 +181,9 @@ class TargetPolicy:
         host, port = self.check_url_syntax(url)
         try:
             await self.resolve(host, port)
-        except Unresolvable:
+        except Unresolvable as exc:
             if self.production:
-                raise InvalidRequest("url: host does not resolve") from None
+                raise InvalidRequest(f"url: {exc}") from None
             # The sandbox may register a name only its own network knows; the worker checks
             # every address again when it connects.
         except TargetRefused as exc:
@@ -189,7 +196,13 @@ class TargetPolicy:
         address could otherwise be steered to the private one.
         """
         try:
-            addresses = await self.resolver(host, port)
+            addresses = await asyncio.wait_for(
+                self.resolver(host, port), self.resolve_timeout_seconds
+            )
+        except TimeoutError:
+            raise Unresolvable(
+                f"host did not resolve within {self.resolve_timeout_seconds:g} s"
+            ) from None
         except (OSError, UnicodeError):
             raise Unresolvable() from None
         if not addresses:
