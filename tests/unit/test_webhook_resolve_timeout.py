@@ -9,11 +9,13 @@ nameserver (outside the machine); the policy's own code runs.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 
 import pytest
 
 from imprint_sessions.errors import InvalidRequest
-from imprint_sessions.webhooks.targets import TargetPolicy, Unresolvable
+from imprint_sessions.webhooks.targets import MAX_LOOKUPS_IN_FLIGHT, TargetPolicy, Unresolvable
 
 
 async def never_answers(host: str, port: int) -> list[str]:
@@ -38,3 +40,64 @@ async def test_production_refuses_the_registration_naming_the_wait() -> None:
 
 async def test_the_sandbox_registers_it_and_leaves_the_check_to_the_worker() -> None:
     await asyncio.wait_for(policy(production=False).check_url("https://hooks.example.com/"), 5)
+
+
+def test_an_abandoned_lookup_holds_up_neither_the_loop_nor_its_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: lookups ran in the loop's default executor, so after the 2 s bound gave up on
+    # them they still held its threads, and asyncio.run (uvicorn's shutdown) waited for every one
+    # until the OS resolver gave up: the schemathesis CLI's server "did not shut down".
+    released = threading.Event()
+    finished = threading.Event()
+
+    def stuck_nameserver(*args: object, **kwargs: object) -> list[object]:
+        released.wait(30)  # the OS resolver, stuck on a nameserver that does not answer
+        finished.set()
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck_nameserver)
+    checks = TargetPolicy(production=True, resolve_timeout_seconds=0.05)
+
+    async def register_and_connect() -> None:
+        with pytest.raises(Unresolvable):
+            await checks.resolve("hooks.example.com", 443)
+        # The default executor is free for everything else that needs it.
+        loop = asyncio.get_running_loop()
+        assert await asyncio.wait_for(loop.run_in_executor(None, lambda: 42), 5) == 42
+
+    try:
+        asyncio.run(register_and_connect())  # returns: its shutdown did not wait for the lookup
+        assert not finished.is_set()
+    finally:
+        released.set()
+    assert finished.wait(5)  # and the abandoned lookup ends on its own
+
+
+def test_lookups_past_the_limit_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    released = threading.Event()
+
+    def stuck_nameserver(*args: object, **kwargs: object) -> list[object]:
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck_nameserver)
+    checks = TargetPolicy(production=True, resolve_timeout_seconds=60)
+
+    async def flood() -> list[BaseException | list[str]]:
+        lookups = [
+            asyncio.ensure_future(checks.resolve(f"h{n}.example.com", 443))
+            for n in range(MAX_LOOKUPS_IN_FLIGHT + 3)
+        ]
+        await asyncio.sleep(0.2)
+        early = [t for t in lookups if t.done()]  # refused without waiting
+        released.set()
+        await asyncio.gather(*lookups, return_exceptions=True)
+        return [t.exception() or t.result() for t in early]
+
+    try:
+        early = asyncio.run(flood())
+    finally:
+        released.set()
+    assert len(early) == 3
+    assert all(isinstance(e, Unresolvable) for e in early)

@@ -20,8 +20,10 @@ between the check and the connect, cannot aim the worker at an internal service)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
@@ -58,12 +60,47 @@ class Unresolvable(TargetRefused):
 RESOLVE_TIMEOUT_SECONDS = 2.0
 
 
+# Lookups in flight at once; past it a lookup is refused at once (as one that timed out).
+MAX_LOOKUPS_IN_FLIGHT = 16
+_LOOKUPS = threading.BoundedSemaphore(MAX_LOOKUPS_IN_FLIGHT)
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
-    """The operating system's resolver, off the event loop (``getaddrinfo`` in a thread)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    """The operating system's resolver (``getaddrinfo``), off the event loop in a daemon thread
+    of its own, not the loop's default executor: a lookup cannot be cancelled, so one stuck on
+    a nameserver that does not answer would otherwise hold one of that executor's few threads
+    (which connecting to the database and to receivers also wait for) and hold up the loop's
+    shutdown until the OS gives up. Abandoned after ``resolve_timeout_seconds``, it ends on its
+    own; at most ``MAX_LOOKUPS_IN_FLIGHT`` run at once."""
+    if not _LOOKUPS.acquire(blocking=False):
+        raise TimeoutError  # as many lookups as allowed are already waiting on the nameserver
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[list[str]] = loop.create_future()
+
+    def settle(outcome: list[str] | BaseException) -> None:
+        if answer.done():  # abandoned: timed out or cancelled
+            return
+        if isinstance(outcome, BaseException):
+            answer.set_exception(outcome)
+        else:
+            answer.set_result(outcome)
+
+    def look_up() -> None:
+        outcome: list[str] | BaseException
+        try:
+            infos = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+            outcome = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        except (OSError, UnicodeError) as exc:
+            outcome = exc
+        finally:
+            _LOOKUPS.release()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=look_up, name="imprint-resolve", daemon=True).start()
+    return await answer
 
 
 def _judged_as(ip: IpAddress) -> list[IpAddress]:
