@@ -23,6 +23,19 @@ async def never_answers(host: str, port: int) -> list[str]:
     raise AssertionError("unreachable")
 
 
+@pytest.fixture
+def released(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The OS resolver stuck on a nameserver that does not answer, until the event is set."""
+    event = threading.Event()
+
+    def stuck_nameserver(*args: object, **kwargs: object) -> list[object]:
+        event.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck_nameserver)
+    return event
+
+
 def policy(*, production: bool) -> TargetPolicy:
     return TargetPolicy(production=production, resolver=never_answers, resolve_timeout_seconds=0.05)
 
@@ -74,14 +87,7 @@ def test_an_abandoned_lookup_holds_up_neither_the_loop_nor_its_shutdown(
     assert finished.wait(5)  # and the abandoned lookup ends on its own
 
 
-def test_lookups_past_the_limit_are_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    released = threading.Event()
-
-    def stuck_nameserver(*args: object, **kwargs: object) -> list[object]:
-        released.wait(30)
-        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-
-    monkeypatch.setattr(socket, "getaddrinfo", stuck_nameserver)
+def test_lookups_past_the_limit_are_refused_at_once(released: threading.Event) -> None:
     checks = TargetPolicy(production=True, resolve_timeout_seconds=60)
 
     async def flood() -> list[BaseException | list[str]]:
@@ -101,3 +107,32 @@ def test_lookups_past_the_limit_are_refused_at_once(monkeypatch: pytest.MonkeyPa
         released.set()
     assert len(early) == 3
     assert all(isinstance(e, Unresolvable) for e in early)
+
+
+def test_an_ip_address_needs_no_lookup_even_when_every_lookup_is_taken(
+    released: threading.Event,
+) -> None:
+    """Regression: a receiver on 127.0.0.1 was refused ('host did not resolve within 2 s') while
+    sixteen lookups of other endpoints' names waited on a slow nameserver (the schemathesis CLI
+    run registers such names)."""
+    checks = TargetPolicy(production=False, resolve_timeout_seconds=60)
+
+    async def with_every_slot_taken() -> tuple[list[str], list[str]]:
+        names = [
+            asyncio.ensure_future(checks.resolve(f"h{n}.example.com", 443))
+            for n in range(MAX_LOOKUPS_IN_FLIGHT)
+        ]
+        await asyncio.sleep(0.1)
+        try:
+            return (
+                await asyncio.wait_for(checks.resolve("127.0.0.1", 8080), 1),
+                await asyncio.wait_for(checks.resolve("::1", 8080), 1),
+            )
+        finally:
+            released.set()
+            await asyncio.gather(*names, return_exceptions=True)
+
+    try:
+        assert asyncio.run(with_every_slot_taken()) == (["127.0.0.1"], ["::1"])
+    finally:
+        released.set()

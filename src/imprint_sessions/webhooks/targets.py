@@ -71,7 +71,12 @@ async def system_resolver(host: str, port: int) -> list[str]:
     a nameserver that does not answer would otherwise hold one of that executor's few threads
     (which connecting to the database and to receivers also wait for) and hold up the loop's
     shutdown until the OS gives up. Abandoned after ``resolve_timeout_seconds``, it ends on its
-    own; at most ``MAX_LOOKUPS_IN_FLIGHT`` run at once."""
+    own; at most ``MAX_LOOKUPS_IN_FLIGHT`` run at once. An IP address is its own answer: it
+    takes no lookup, so it never waits for (nor is refused for want of) one."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass  # a name
     if not _LOOKUPS.acquire(blocking=False):
         raise TimeoutError  # as many lookups as allowed are already waiting on the nameserver
     loop = asyncio.get_running_loop()
