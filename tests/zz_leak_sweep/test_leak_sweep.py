@@ -127,7 +127,9 @@ def test_the_suite_handled_every_kind_of_secret_error_response_and_webhook(
     statuses = {body.split("\n", 1)[0] for body in leak_registry.error_bodies}
     assert {"HTTP 400", "HTTP 401", "HTTP 404", "HTTP 500"} <= statuses
     assert len(leak_registry.webhook_payloads) >= 100
-    assert all('"type":' in p or '"object":' in p for p in leak_registry.webhook_payloads[:50])
+    # Events, not only the transport unit tests' bare ``{}`` (which may come first, by order).
+    events = [p for p in leak_registry.webhook_payloads if '"type":' in p or '"object":' in p]
+    assert len(events) >= 50
 
 
 def test_no_issued_credential_appears_in_any_log_line(
