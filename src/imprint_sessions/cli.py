@@ -32,7 +32,7 @@ from imprint_sessions.credentials import SecretBox, canonical_id
 from imprint_sessions.domain import audit as audit_domain
 from imprint_sessions.domain import operators as operators_domain
 from imprint_sessions.domain import partners as partners_domain
-from imprint_sessions.errors import ImprintError
+from imprint_sessions.errors import ImprintError, InvalidRequest
 from imprint_sessions.preflight import (
     ConfigError,
     check_all,
@@ -543,20 +543,34 @@ def _sandbox_json(sandbox: Any, api_key: str | None = None) -> dict[str, Any]:
 def sandboxes_create(
     parent: Annotated[str, typer.Option("--parent", help="The partner it belongs to.")],
     name: Annotated[str | None, typer.Option("--name", help="What it is for.")] = None,
+    test_clock: Annotated[
+        bool, typer.Option("--test-clock", help="Give it a test clock, starting now.")
+    ] = False,
+    frozen_time: Annotated[
+        str | None,
+        typer.Option("--frozen-time", help="Give it a test clock starting at this RFC-3339 time."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a sandbox under a partner. Its API key is printed once."""
-    from imprint_sessions.domain import sandboxes
+    from imprint_sessions.domain import sandboxes, test_clocks
 
     async def work(database: Database, settings: Settings) -> dict[str, Any]:
         _sandbox_mode(settings)
+        clock = SystemClock()
+        test_clock_at = (
+            test_clocks.starting_time(_cli_timestamp("--frozen-time", frozen_time), clock=clock)
+            if test_clock or frozen_time is not None
+            else None
+        )
         async with database.unit_of_work() as uow:
             issued = await sandboxes.create_sandbox(
                 uow.repositories,
-                clock=SystemClock(),
+                clock=clock,
                 box=SecretBox(settings.master_keys()),
                 parent_id=parent,
                 name=name,
+                test_clock_at=test_clock_at,
             )
             await uow.commit()
         return _sandbox_json(issued.sandbox, issued.key.api_key)
@@ -568,6 +582,49 @@ def sandboxes_create(
         typer.echo(
             f"created sandbox {created['id']}\n{created['api_key']}\n(shown once: keep it now)"
         )
+
+
+def _cli_timestamp(option: str, value: str | None) -> int | None:
+    from imprint_sessions.validation import rfc3339_epoch_ms
+
+    if value is None:
+        return None
+    try:
+        return rfc3339_epoch_ms(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"{option}: must be an RFC-3339 date-time, e.g. 2025-02-13T19:08:07Z"
+        ) from None
+
+
+@sandboxes_app.command("advance-clock")
+def sandboxes_advance_clock(
+    sandbox_id: str,
+    seconds: Annotated[
+        int | None, typer.Option("--seconds", min=0, help="How far to move it on.")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="The RFC-3339 time to move it to.")] = None,
+) -> None:
+    """Move a sandbox's test clock forward (give exactly one of --seconds and --to)."""
+    from imprint_sessions.domain import test_clocks
+
+    async def work(database: Database, settings: Settings) -> str:
+        _sandbox_mode(settings)
+        if (seconds is None) == (to is None):
+            raise InvalidRequest("advance-clock: give exactly one of --seconds and --to")
+        async with database.unit_of_work() as uow:
+            sandbox = await test_clocks.advance_test_clock(
+                uow.repositories,
+                caller_id=None,
+                sandbox_id=sandbox_id,
+                to=_cli_timestamp("--to", to),
+                seconds=seconds,
+            )
+            await uow.commit()
+        assert sandbox.test_clock_at is not None
+        return f"sandbox {sandbox.id}: its test clock shows {rfc3339_ms(sandbox.test_clock_at)}"
+
+    typer.echo(_with_database(work))
 
 
 @sandboxes_app.command("list")

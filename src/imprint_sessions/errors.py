@@ -195,6 +195,17 @@ class SandboxNotFound(NotFound):
         )
 
 
+class TestClockNotFound(NotFound):
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, sandbox_id: str) -> None:
+        super().__init__(
+            "TEST_CLOCK_NOT_FOUND_ERROR",
+            f"Sandbox {sandbox_id} has no test clock: create a sandbox with `test_clock` for one",
+            "sandbox_id",
+        )
+
+
 class Conflict(ImprintError):
     """409 in Imprint's flat ``{type, message}`` shape."""
 

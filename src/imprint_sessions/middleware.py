@@ -11,6 +11,7 @@ from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imprint_sessions.clock import real_time_until_told, reset_time
 from imprint_sessions.logs import redact_credentials, request_id_var
 from imprint_sessions.observability.metrics import REQUESTS, route_of
 
@@ -97,6 +98,7 @@ class RequestIdMiddleware:
 
         scope[REQUEST_ID_SCOPE_KEY] = request_id
         token = request_id_var.set(request_id)
+        time_token = real_time_until_told()
         try:
             await self.app(scope, receive, send_with_request_id)
         except BaseException:
@@ -109,6 +111,7 @@ class RequestIdMiddleware:
             )
             if self.access_log:
                 self._log(scope, status, bytes_sent, started)
+            reset_time(time_token)
             request_id_var.reset(token)
 
     @staticmethod

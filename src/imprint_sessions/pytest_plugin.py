@@ -9,7 +9,11 @@ test a throwaway sandbox of a real imprint-sessions server:
 - ``imprint_sandbox``: a fresh sandbox for the test, with its own key and an ``httpx.Client``
   authenticated as it, deleted afterwards;
 - ``imprint_webhooks``: a loopback receiver registered as the sandbox's webhook endpoint, which
-  records every event delivered to it, signature checked.
+  records every event delivered to it, signature checked;
+- ``imprint_clock``: the sandbox's test clock. A test that asks for it gets a sandbox created
+  with one (at ``@pytest.mark.imprint_clock("2031-05-01T09:00:00Z")``'s time, else now), frozen
+  until the test advances it: sessions, secrets, codes, credentials, idempotency keys and
+  webhook retries of the sandbox follow it.
 
 A test sees only its own sandbox's customers, sessions and events, so tests may run in
 parallel (pytest-xdist) against one server.
@@ -30,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,6 +50,13 @@ from imprint_sessions.webhooks.signing import (
 
 _KEY = re.compile(r"\bisk_test_[A-Za-z0-9_-]+")
 _START_SECONDS = 60.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "imprint_clock(frozen_time): the time the test's sandbox clock starts at (RFC 3339)",
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,6 +89,37 @@ class ImprintSandbox:
     api_key: str
     url: str
     client: httpx.Client
+    test_clock: dict[str, Any] | None = None  # as created: {"sandbox_id", "frozen_time"}
+
+
+@dataclass
+class ImprintClock:
+    """The test's sandbox clock: time stands still in the sandbox until you advance it."""
+
+    sandbox: ImprintSandbox
+    frozen_time: str  # RFC 3339, as the server last reported it
+
+    @property
+    def now(self) -> datetime:
+        """The time the clock shows, as an aware ``datetime`` (UTC)."""
+        return datetime.fromisoformat(self.frozen_time.replace("Z", "+00:00"))
+
+    def advance(
+        self, *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> datetime:
+        """Move the clock on by the given amount (whole seconds); the time it then shows."""
+        total = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
+        return self._advance({"seconds": int(total.total_seconds())})
+
+    def advance_to(self, moment: datetime | str) -> datetime:
+        """Move the clock to ``moment`` (not before the time it shows); the time it then shows."""
+        text = moment if isinstance(moment, str) else moment.isoformat()
+        return self._advance({"frozen_time": text})
+
+    def _advance(self, body: dict[str, Any]) -> datetime:
+        path = f"/v2/test_helpers/sandboxes/{self.sandbox.id}/test_clock/advance"
+        self.frozen_time = _ok(self.sandbox.client.post(path, json=body))["frozen_time"]
+        return self.now
 
 
 @dataclass(frozen=True)
@@ -236,13 +279,22 @@ class _embedded_server:
 def imprint_sandbox(
     imprint_server: ImprintServer, request: pytest.FixtureRequest
 ) -> Iterator[ImprintSandbox]:
-    """A throwaway sandbox for this test, deleted after it."""
-    name = request.node.nodeid[-200:]
+    """A throwaway sandbox for this test, deleted after it (with a test clock if the test asks
+    for ``imprint_clock``)."""
+    body: dict[str, Any] = {"name": request.node.nodeid[-200:]}
+    if "imprint_clock" in request.fixturenames:
+        marker = request.node.get_closest_marker("imprint_clock")
+        start = None
+        if marker is not None:
+            start = marker.kwargs.get("frozen_time", marker.args[0] if marker.args else None)
+        body["test_clock"] = {} if start is None else {"frozen_time": start}
     with httpx.Client(base_url=imprint_server.url, auth=(imprint_server.api_key, "")) as parent:
-        made = _ok(parent.post("/v2/test_helpers/sandboxes", json={"name": name}))
+        made = _ok(parent.post("/v2/test_helpers/sandboxes", json=body))
         client = httpx.Client(base_url=imprint_server.url, auth=(made["api_key"], ""), timeout=30)
         try:
-            yield ImprintSandbox(made["id"], made["api_key"], imprint_server.url, client)
+            yield ImprintSandbox(
+                made["id"], made["api_key"], imprint_server.url, client, made.get("test_clock")
+            )
         finally:
             client.close()
             parent.delete(f"/v2/test_helpers/sandboxes/{made['id']}")
@@ -277,3 +329,10 @@ def imprint_webhooks(imprint_sandbox: ImprintSandbox) -> Iterator[ImprintWebhook
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def imprint_clock(imprint_sandbox: ImprintSandbox) -> ImprintClock:
+    """The test sandbox's clock (the sandbox is created with one because the test asked)."""
+    assert imprint_sandbox.test_clock is not None, "the sandbox was made without a clock"
+    return ImprintClock(imprint_sandbox, imprint_sandbox.test_clock["frozen_time"])

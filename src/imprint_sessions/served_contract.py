@@ -35,7 +35,8 @@ def _component(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def declare_request_bodies(spec: dict[str, Any]) -> None:
-    """A body is required exactly when ``{}`` would be refused (its schema requires a field).
+    """A body is required exactly when ``{}`` would be refused (its schema requires a field, or
+    one of several: ``oneOf`` of ``required``s).
 
     Every body is read from raw bytes (``JsonBody.read``), where an absent body means ``{}``:
     so an operation whose fields are all optional takes no body at all, and one with a required
@@ -47,7 +48,9 @@ def declare_request_bodies(spec: dict[str, Any]) -> None:
             if body is None:
                 continue
             schema = _component(spec, body["content"][_JSON]["schema"])
-            body["required"] = bool(schema.get("required"))
+            body["required"] = bool(schema.get("required")) or any(
+                branch.get("required") for branch in schema.get("oneOf", ())
+            )
 
 
 def declare_response_headers(spec: dict[str, Any]) -> None:

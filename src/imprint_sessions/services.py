@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from imprint_sessions.adapters.otp_sender import WebhookOtpSender
 from imprint_sessions.adapters.underwriter import HttpUnderwriter
-from imprint_sessions.clock import Clock
+from imprint_sessions.clock import Clock, SandboxClock
 from imprint_sessions.config import Settings
 from imprint_sessions.credentials import SecretBox
 from imprint_sessions.domain.api_keys import ApiKeyAuthenticator
@@ -42,6 +42,8 @@ class Services:
     faults: FaultInjector | None = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.settings.sandbox and not isinstance(self.clock, SandboxClock):
+            self.clock = SandboxClock(self.clock)  # a sandbox's requests follow its test clock
         self.authenticator = ApiKeyAuthenticator(self.box)
         self.webhook_targets = TargetPolicy.for_settings(self.settings)
         self.faults = FaultInjector() if self.settings.sandbox else None

@@ -272,6 +272,34 @@ def _check_timestamp(value: str) -> str:
     return value  # echoed exactly as sent
 
 
+# A UTC instant from 1970 to 9999 (a test clock's): every such value is one the API can show
+# back, so the schema's pattern says exactly what is accepted. Upper-case T and Z only.
+UTC_TIMESTAMP_PATTERN: Final = (
+    r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?Z$"
+)
+_UTC_TIMESTAMP_RE = re.compile(UTC_TIMESTAMP_PATTERN, re.ASCII)
+UTC_TIMESTAMP_MESSAGE: Final = (
+    "must be an RFC-3339 date-time in UTC from 1970 to 9999, e.g. 2031-05-01T09:00:00Z"
+)
+
+
+def _check_utc_timestamp(value: str) -> str:
+    if _UTC_TIMESTAMP_RE.fullmatch(value) is None:
+        raise _error("utc_timestamp", UTC_TIMESTAMP_MESSAGE)
+    try:
+        parse_rfc3339_timestamp(value)  # a real date: no 31 April
+    except ValueError:
+        raise _error("utc_timestamp", UTC_TIMESTAMP_MESSAGE) from None
+    return value
+
+
+def utc_epoch_ms(value: str) -> int:
+    """A ``UtcTimestamp`` as epoch milliseconds, finer fractions dropped (so the last
+    millisecond of 9999 is still one)."""
+    return (parse_rfc3339_timestamp(value) - _EPOCH) // timedelta(milliseconds=1)
+
+
 def _check_ssn(value: str) -> str:
     try:
         normalize_ssn(value)
@@ -346,6 +374,34 @@ Identifier = Annotated[
     _NoNul,
 ]
 """An opaque identifier: customer_id, partner_customer_id."""
+
+
+DESCRIPTION_MAX_LENGTH = 500
+SANDBOX_NAME_MAX_LENGTH = 200
+# Words of the caller's own: 1 to N characters of anything but NUL (lengths checked first, so
+# their messages are the usual ones).
+Description = Annotated[
+    str,
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        json_schema_extra=_NO_NUL_PATTERN,
+    ),
+    _NoNul,
+]
+"""What a webhook endpoint is for, in the partner's words."""
+SandboxName = Annotated[
+    str,
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=SANDBOX_NAME_MAX_LENGTH,
+        json_schema_extra=_NO_NUL_PATTERN,
+    ),
+    _NoNul,
+]
+"""What a throwaway sandbox is for (a CI job)."""
 
 PersonName = Annotated[
     str, Field(strict=True, max_length=NAME_MAX_LENGTH, json_schema_extra=_NO_NUL_PATTERN), _NoNul
@@ -429,6 +485,17 @@ Rfc3339Timestamp = Annotated[
     AfterValidator(_check_timestamp),
 ]
 """A full RFC-3339 date-time with ``Z`` or an offset, kept as the string sent."""
+
+UtcTimestamp = Annotated[
+    str,
+    Field(
+        strict=True,
+        max_length=TIMESTAMP_MAX_LENGTH,
+        json_schema_extra={"format": "date-time", "pattern": UTC_TIMESTAMP_PATTERN},
+    ),
+    AfterValidator(_check_utc_timestamp),
+]
+"""An RFC-3339 date-time in UTC (``Z``), 1970 to 9999: ``utc_epoch_ms`` reads it."""
 
 
 def _whole_float_as_int(value: Any) -> Any:

@@ -214,11 +214,15 @@ def _tour(served: Served) -> None:
     # A key created and deleted through the API and never used, so no cache holds it.
     revoked_key = step("POST", "/v2/keys")
     step("DELETE", "/v2/keys", {"id": revoked_key["id"]})
-    # Throwaway sandboxes: one kept (a real id for the generated requests), one deleted.
-    sandbox = step("POST", "/v2/test_helpers/sandboxes", {"name": "tour"})
+    # Throwaway sandboxes: one kept, with a test clock (a real id for the generated requests),
+    # one deleted.
+    sandbox = step("POST", "/v2/test_helpers/sandboxes", {"name": "tour", "test_clock": {}})
     _REGISTRY.remember(sandbox["api_key"])
     step("GET", "/v2/test_helpers/sandboxes")
     step("POST", "/v2/test_helpers/sandboxes/{sandbox_id}/reset", sandbox_id=sandbox["id"])
+    clock = "/v2/test_helpers/sandboxes/{sandbox_id}/test_clock"
+    step("GET", clock, sandbox_id=sandbox["id"])
+    step("POST", clock + "/advance", {"seconds": 60}, sandbox_id=sandbox["id"])
     gone = step("POST", "/v2/test_helpers/sandboxes")
     _REGISTRY.remember(gone["api_key"])
     step("DELETE", "/v2/test_helpers/sandboxes/{sandbox_id}", sandbox_id=gone["id"])

@@ -63,3 +63,47 @@ def test_production_has_no_sandboxes(deployment: Deployment) -> None:
     refused = cli(env, "sandboxes", "list", "--parent", "2EE24580-B97B-4949-A65C-929CCB9B9B8D")
     assert refused.returncode == 2
     assert "only in the sandbox" in refused.stderr
+
+
+def test_an_operator_gives_a_sandbox_a_test_clock_and_advances_it(deployment: Deployment) -> None:
+    assert cli(deployment.env, "db", "upgrade").returncode == 0
+    parent = json.loads(cli(deployment.env, "partners", "create", "--name", "S", "--json").stdout)
+    made = cli(
+        deployment.env,
+        *("sandboxes", "create", "--parent", parent["id"], "--json"),
+        *("--frozen-time", "2031-05-01T09:00:00Z"),
+    )
+    assert made.returncode == 0, made.stderr
+    sandbox = json.loads(made.stdout)
+    _REGISTRY.remember(sandbox["api_key"])
+    assert sandbox["test_clock"]["frozen_time"] == "2031-05-01T09:00:00.000Z"
+
+    advanced = cli(deployment.env, "sandboxes", "advance-clock", sandbox["id"], "--seconds", "90")
+    assert advanced.returncode == 0, advanced.stderr
+    assert advanced.stdout.strip() == (
+        f"sandbox {sandbox['id']}: its test clock shows 2031-05-01T09:01:30.000Z"
+    )
+    server = deployment.start()
+    session = httpx.post(
+        f"{server.base_url}/v2/customer_sessions", json={}, auth=(sandbox["api_key"], "")
+    )
+    _REGISTRY.remember(session.json()["client_secret"])
+    assert session.json()["expires_at"] == "2031-05-01T09:31:30.000Z"
+
+    for args, line in (
+        (("--to", "2031-05-01T09:00:00Z"), "only moves forward"),
+        (("--to", "tomorrow"), "error: --to: must be an RFC-3339 date-time"),
+        ((), "error: advance-clock: give exactly one of --seconds and --to"),
+    ):
+        refused = cli(deployment.env, "sandboxes", "advance-clock", sandbox["id"], *args)
+        assert refused.returncode == 2, args
+        (only,) = refused.stderr.strip().splitlines()
+        assert line in only
+    plain = json.loads(
+        cli(deployment.env, "sandboxes", "create", "--parent", parent["id"], "--json").stdout
+    )
+    _REGISTRY.remember(plain["api_key"])
+    assert "test_clock" not in plain
+    none = cli(deployment.env, "sandboxes", "advance-clock", plain["id"], "--seconds", "1")
+    assert none.returncode == 2
+    assert "has no test clock" in none.stderr

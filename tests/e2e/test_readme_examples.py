@@ -152,7 +152,8 @@ EXAMPLES = [
     Example("README.md", "Webhook(secret).verify", step="verify_standard_webhooks"),
     Example("README.md", "def verify(secret", step="verify_hmac"),
     Example("README.md", "8000/v2/simulate_application", step="simulate_application"),
-    Example("README.md", "/v2/test_helpers/sandboxes", step="create_sandbox"),
+    Example("README.md", '{"name": "ci-build-4812"}', step="create_sandbox"),
+    Example("README.md", "/test_clock/advance", step="test_clock"),
     Example("README.md", "test_imprint_integration.py", step="pytest_plugin"),
     Example("README.md", "/v2/audit_events?type=", step="audit_trail"),
     Example("README.md", "/v2/test_helpers/faults", step="test_faults"),
@@ -542,6 +543,30 @@ def step_create_sandbox(tour: Tour) -> None:
     assert deleted.status_code == 200, deleted.text
 
 
+def step_test_clock(tour: Tour) -> None:
+    """A sandbox made with a clock, advanced as shown; its sessions then live on the clock."""
+    block = block_of("test_clock")
+    made, advanced = commands(block.text)
+    answers = []
+    for command in (made, advanced):
+        ran = tour.run(command.text)
+        assert ran.status == 200, ran
+        if command is made:
+            _REGISTRY.remember(ran.json()["api_key"])
+        assert command.shown is not None
+        tour.check(command.shown, ran, block.where())
+        answers.append(ran.json())
+    sandbox = answers[0]
+    base, auth = tour.server.base_url, (sandbox["api_key"], "")
+    created = httpx.post(f"{base}/v2/customer_sessions", json={}, auth=auth, timeout=10)
+    _REGISTRY.remember(created.json()["client_secret"])
+    assert created.json()["expires_at"] == "2031-05-01T10:30:00.000Z"
+    deleted = httpx.delete(
+        f"{base}/v2/test_helpers/sandboxes/{sandbox['id']}", auth=(tour.key, ""), timeout=10
+    )
+    assert deleted.status_code == 200, deleted.text
+
+
 def step_test_faults(tour: Tour) -> None:
     """Each command answers as shown; the forced errors carry the headers the README names, and
     the fault the CLI declared is the partner's (then deleted, so nothing is left behind)."""
@@ -783,6 +808,7 @@ STEPS: dict[str, Callable[[Tour], None]] = {
     "register_webhook": step_register_webhook,
     "simulate_application": step_simulate_application,
     "create_sandbox": step_create_sandbox,
+    "test_clock": step_test_clock,
     "events": step_events,
     "verify_standard_webhooks": step_verify_standard_webhooks,
     "verify_hmac": step_verify_hmac,
@@ -922,4 +948,4 @@ def test_the_pytest_plugin_example_passes_as_a_partner_runs_it(tmp_path: Path) -
         timeout=300,
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "2 passed" in ran.stdout, ran.stdout
+    assert "3 passed" in ran.stdout, ran.stdout

@@ -43,9 +43,9 @@ LOOKUP_FIELDS = {
 }
 # Limits whose exact value cannot be well-formed, so only the one-over side is exercised:
 # - phone: maxLength 20, but a phone must be E.164 (README), at most 16 characters;
-# - account_created_at: maxLength 64, an RFC-3339 date-time (README) is never that long;
+# - account_created_at, frozen_time: maxLength 64, an RFC-3339 date-time is never that long;
 # - date_of_birth.year: maximum 9999, but a birth date is "not in the future" (README).
-FORMAT_BOUND = {"phone", "account_created_at", "year.maximum"}
+FORMAT_BOUND = {"phone", "account_created_at", "frozen_time", "year.maximum"}
 # Members of a group naming the same thing one way: exercising one leaves the others out.
 ALTERNATIVES = {"customer_id", "partner_customer_id"}
 DATE_OF_BIRTH = {"year": 1990, "month": 1, "day": 31}
@@ -317,6 +317,7 @@ class World:
     endpoint_id: str
     access_token: str
     carded_customer_id: str | None = None  # a customer with a card (made when first needed)
+    clocked_sandbox_id: str = ""  # a sandbox of the partner's with a test clock
 
     async def request(
         self, operation: str, method: str, path: str, *, content: Any, **kwargs: Any
@@ -330,6 +331,7 @@ class World:
             auth = (self.api_key, "")
         path = path.replace("{customer_id}", self.customer_id)
         path = path.replace("{endpoint_id}", self.endpoint_id)
+        path = path.replace("{sandbox_id}", self.clocked_sandbox_id)
         return await self.h.client.request(
             method, path, content=content, headers=headers, auth=auth, **kwargs
         )
@@ -472,6 +474,7 @@ VALID_BODIES: dict[str, BodyFactory] = {
     "exchangeClientSecret": _exchange_body,
     "createFault": _constant(_HOSTED),
     "createSandbox": _constant({"name": "limits"}),
+    "advanceTestClock": _constant({"seconds": 60}),
     "fireWebhookEvent": _fire_body,
     "updateClientProfile": _constant({"first_name": "Ada"}),
     "confirmPhoneVerification": _confirm_body,
@@ -525,6 +528,10 @@ async def _world(h: Harness) -> World:
     token = exchanged.json()["access_token"]
     _REGISTRY.remember(token)
     world = World(h, partner_id, api_key, customer_id, pcid, endpoint.json()["id"], token)
+    sandbox = await h.client.post("/v2/test_helpers/sandboxes", json={"test_clock": {}}, auth=auth)
+    assert sandbox.status_code == 200, sandbox.text
+    _REGISTRY.remember(sandbox.json()["api_key"])
+    world.clocked_sandbox_id = sandbox.json()["id"]
     profile = await h.client.post(
         "/v2/client/profile",
         json={"phone": PHONE, "date_of_birth": DATE_OF_BIRTH},

@@ -72,6 +72,7 @@ BODIES: dict[str, dict[str, Any]] = {
     # Sandbox test helpers: failing A's endpoint, firing an event for A's customer.
     "createFault": {"kind": "webhook_failure"},
     "createSandbox": {"name": "partner B's"},
+    "advanceTestClock": {"seconds": 60},
     "fireWebhookEvent": {"type": "PAYMENT_METHOD", "new_status": "INACTIVE"},
 }
 # Headers that may differ between two identical answers.
@@ -191,7 +192,9 @@ async def _objects_of_a(h: Harness, auth: tuple[str, str]) -> dict[str, str]:
     trail = await _ok(await client.get("/v2/audit_events", auth=auth))
     outcome = {"kind": "hosted_outcome", "outcome": "IN_PROGRESS"}
     fault = await _ok(await client.post("/v2/test_helpers/faults", json=outcome, auth=auth))
-    sandbox = await _ok(await client.post("/v2/test_helpers/sandboxes", auth=auth))
+    sandbox = await _ok(
+        await client.post("/v2/test_helpers/sandboxes", json={"test_clock": {}}, auth=auth)
+    )
     _REGISTRY.remember(sandbox["api_key"])
     return {
         "audit_event": trail["data"][0]["id"],

@@ -119,6 +119,32 @@ def test_the_partner_flow_runs_on_a_real_server_and_its_webhooks_verify(served: 
         assert client.webhook_endpoints.delete(endpoint.id).deleted is True
 
 
+def test_a_test_clock_advanced_through_one_server_is_the_time_on_another(served: Served) -> None:
+    """Two ``serve`` processes on one database: a sandbox's test clock, advanced through one, is
+    at once the time the sandbox's requests read on the other (each reads it from the sandbox's
+    row, never a copy)."""
+    with served.client() as parent:
+        sandbox = parent.test_helpers.sandboxes.create(
+            name="sdk clock", test_clock={"frozen_time": "2031-05-01T09:00:00Z"}
+        )
+        _REGISTRY.remember(sandbox.api_key)
+        assert sandbox.test_clock is not None
+        try:
+            # The other server allows one request a second: its 429s are waited out.
+            with Imprint(sandbox.api_key, base_url=served.limited.base_url, max_retries=4) as other:
+                clocks = other.test_helpers.sandboxes
+                assert clocks.retrieve_test_clock(sandbox.id) == sandbox.test_clock
+                advanced = parent.test_helpers.sandboxes.advance_test_clock(
+                    sandbox.id, seconds=3600
+                )
+                assert advanced.frozen_time == "2031-05-01T10:00:00.000Z"
+                assert clocks.retrieve_test_clock(sandbox.id) == advanced
+                session = other.customer_sessions.create(partner_customer_id=pcid(), expires_in=900)
+                assert session.expires_at == "2031-05-01T10:15:00.000Z"
+        finally:
+            parent.test_helpers.sandboxes.delete(sandbox.id)
+
+
 def test_the_servers_rate_limit_is_waited_out(served: Served, retry_log: RetryLog) -> None:
     with Imprint(served.limited_key, base_url=served.limited.base_url) as client:
         started = time.monotonic()

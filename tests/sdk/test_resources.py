@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,12 +17,14 @@ from imprint_client import (
     AsyncImprint,
     AuditEvent,
     AuthenticationError,
+    ConflictError,
     CreatedApiKey,
     CreatedSandbox,
     Customer,
     CustomerSession,
     CustomerSessionSummary,
     DeletedFault,
+    ErrorDetail,
     Fault,
     Imprint,
     InvalidRequestError,
@@ -30,6 +33,7 @@ from imprint_client import (
     PermissionDeniedError,
     Sandbox,
     SyncPage,
+    TestClock,
     WebhookEndpoint,
     WebhookEvent,
 )
@@ -338,6 +342,125 @@ async def test_sandboxes_through_the_async_client(async_app: AsyncApp) -> None:
     assert [s.id for s in (await client.test_helpers.sandboxes.list()).data] == [sandbox.id]
     assert (await client.test_helpers.sandboxes.reset(sandbox.id)).id == sandbox.id
     assert (await client.test_helpers.sandboxes.delete(sandbox.id)).deleted is True
+
+
+# -- test clocks ----------------------------------------------------------------------------------
+
+START = "2031-05-01T09:00:00.000Z"
+ONE_OF = [ErrorDetail("frozen_time", "give exactly one of frozen_time and seconds")]
+
+
+def rfc3339(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def test_a_sandboxs_test_clock_is_read_advanced_and_followed(sync_app: SyncApp) -> None:
+    client = sync_app.partner_client()
+    sandbox = client.test_helpers.sandboxes.create(
+        name="clocked", test_clock={"frozen_time": "2031-05-01T09:00:00Z"}
+    )
+    _REGISTRY.remember(sandbox.api_key)
+    assert sandbox.test_clock == TestClock(sandbox_id=sandbox.id, frozen_time=START)
+    assert client.test_helpers.sandboxes.retrieve_test_clock(sandbox.id) == sandbox.test_clock
+    (listed,) = client.test_helpers.sandboxes.list()
+    assert type(listed.test_clock) is TestClock
+    assert listed.test_clock == sandbox.test_clock
+    inside = client.with_options(api_key=sandbox.api_key)  # the sandbox reads its own clock
+    assert inside.test_helpers.sandboxes.retrieve_test_clock(sandbox.id) == sandbox.test_clock
+    partner_customer_id = pcid()
+    session = inside.customer_sessions.create(
+        partner_customer_id=partner_customer_id, expires_in=900
+    )
+    assert session.expires_at == "2031-05-01T09:15:00.000Z"  # by the sandbox's clock
+
+    by = client.test_helpers.sandboxes.advance_test_clock(sandbox.id, seconds=90)
+    assert by == TestClock(sandbox_id=sandbox.id, frozen_time="2031-05-01T09:01:30.000Z")
+    later = "2031-05-02T09:00:00.000Z"
+    to = inside.test_helpers.sandboxes.advance_test_clock(sandbox.id, frozen_time=later)
+    assert to == TestClock(sandbox_id=sandbox.id, frozen_time=later)
+    # To the time it shows: allowed, and nothing changes.
+    assert client.test_helpers.sandboxes.advance_test_clock(sandbox.id, frozen_time=later) == to
+    assert client.test_helpers.sandboxes.retrieve_test_clock(sandbox.id) == to
+    (customer,) = inside.customers.list(partner_customer_id=partner_customer_id)
+    (summary,) = inside.customer_sessions.list(customer.id)
+    assert (summary.id, summary.state) == (session.id, "expired")  # a day on, by the clock
+
+    with pytest.raises(ConflictError) as back:
+        client.test_helpers.sandboxes.advance_test_clock(sandbox.id, frozen_time=START)
+    assert back.value.status == 409
+    assert back.value.type == "TEST_CLOCK_ADVANCE_ERROR"
+    with pytest.raises(InvalidRequestError) as neither:
+        client.test_helpers.sandboxes.advance_test_clock(sandbox.id)
+    assert neither.value.details == ONE_OF
+    with pytest.raises(InvalidRequestError) as both:
+        client.test_helpers.sandboxes.advance_test_clock(sandbox.id, frozen_time=later, seconds=1)
+    assert both.value.details == ONE_OF
+    assert client.test_helpers.sandboxes.retrieve_test_clock(sandbox.id) == to  # none moved it
+    assert client.test_helpers.sandboxes.delete(sandbox.id).deleted is True
+
+
+def test_a_sandbox_without_a_test_clock_has_none_to_read_or_advance(sync_app: SyncApp) -> None:
+    client = sync_app.partner_client()
+    plain = client.test_helpers.sandboxes.create(name="real time")
+    _REGISTRY.remember(plain.api_key)
+    assert plain.test_clock is None
+    assert "test_clock" not in plain.model_fields_set  # left out of the answer, not null
+    assert client.test_helpers.sandboxes.list().data[0].test_clock is None
+    for attempt in (
+        lambda: client.test_helpers.sandboxes.retrieve_test_clock(plain.id),
+        lambda: client.test_helpers.sandboxes.advance_test_clock(plain.id, seconds=1),
+    ):
+        with pytest.raises(NotFoundError) as caught:
+            attempt()
+        assert (caught.value.status, caught.value.type, caught.value.param) == (
+            404,
+            "TEST_CLOCK_NOT_FOUND_ERROR",
+            "sandbox_id",
+        )
+    stranger = sync_app.partner_client()  # another partner's sandbox is not found at all
+    clocked = client.test_helpers.sandboxes.create(test_clock={})
+    _REGISTRY.remember(clocked.api_key)
+    with pytest.raises(NotFoundError) as hidden:
+        stranger.test_helpers.sandboxes.retrieve_test_clock(clocked.id)
+    assert hidden.value.type == "SANDBOX_NOT_FOUND_ERROR"
+
+
+def test_a_test_clocks_arguments_are_checked_before_anything_is_sent(sync_app: SyncApp) -> None:
+    client = sync_app.partner_client()
+    with pytest.raises(TypeError, match=r"createSandbox: test_clock\.frozen: is not a known field"):
+        client.test_helpers.sandboxes.create(test_clock={"frozen": START})  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(TypeError, match=r"createSandbox: test_clock: must be a dict"):
+        client.test_helpers.sandboxes.create(test_clock=True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"advanceTestClock: seconds: must be an integer"):
+        client.test_helpers.sandboxes.advance_test_clock("any", seconds="60")  # type: ignore[arg-type]
+    assert client.test_helpers.sandboxes.list().data == []
+
+
+async def test_test_clocks_through_the_async_client(async_app: AsyncApp) -> None:
+    client = await async_app.partner_client()
+    before = datetime.now(UTC).replace(microsecond=0)
+    sandbox = await client.test_helpers.sandboxes.create(test_clock={})  # starting now
+    _REGISTRY.remember(sandbox.api_key)
+    assert sandbox.test_clock is not None
+    started = datetime.fromisoformat(sandbox.test_clock.frozen_time)
+    assert before <= started <= datetime.now(UTC)
+    sandboxes = client.test_helpers.sandboxes
+    assert await sandboxes.retrieve_test_clock(sandbox.id) == sandbox.test_clock
+    hour_on = await sandboxes.advance_test_clock(sandbox.id, seconds=3600)
+    assert hour_on.frozen_time == rfc3339(started + timedelta(hours=1))
+    to = rfc3339(started + timedelta(days=30))
+    assert (await sandboxes.advance_test_clock(sandbox.id, frozen_time=to)).frozen_time == to
+    with pytest.raises(ConflictError) as back:
+        await sandboxes.advance_test_clock(sandbox.id, frozen_time=sandbox.test_clock.frozen_time)
+    assert back.value.status == 409
+    assert (await sandboxes.retrieve_test_clock(sandbox.id)).frozen_time == to
+    plain = await sandboxes.create()
+    _REGISTRY.remember(plain.api_key)
+    with pytest.raises(NotFoundError) as none:
+        await sandboxes.advance_test_clock(plain.id, frozen_time=to)
+    assert none.value.type == "TEST_CLOCK_NOT_FOUND_ERROR"
+    listed = [s.test_clock for s in (await sandboxes.list()).data]
+    assert listed == [TestClock(sandbox_id=sandbox.id, frozen_time=to), None]
 
 
 # -- pagination -----------------------------------------------------------------------------------

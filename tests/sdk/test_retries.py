@@ -156,6 +156,33 @@ def test_a_once_only_post_is_retried_when_it_cannot_have_run(sync_app: SyncApp) 
     assert all("idempotency-key" not in s.headers for s in script.seen)
 
 
+def test_advancing_a_test_clock_is_sent_again_only_where_it_cannot_have_run(
+    sync_app: SyncApp,
+) -> None:
+    """advanceTestClock takes no Idempotency-Key, and advancing by seconds twice moves the clock
+    twice as far: after a dropped connection or a lost answer it is not sent again (it had run:
+    the clock moved once); after a refused connection or a 503 (nothing ran) it is."""
+    client, script = gateway_client(sync_app, [])
+    sandbox = client.test_helpers.sandboxes.create(
+        test_clock={"frozen_time": "2031-05-01T09:00:00Z"}
+    )
+    _REGISTRY.remember(sandbox.api_key)
+    sandboxes = client.test_helpers.sandboxes
+    for action in ("drop-after", "504-after"):
+        script.actions[:] = [action]
+        del script.seen[:]
+        with pytest.raises((APIConnectionError, APIError)):
+            sandboxes.advance_test_clock(sandbox.id, seconds=60)
+        assert [s.action for s in script.seen] == [action]
+    assert sandboxes.retrieve_test_clock(sandbox.id).frozen_time == "2031-05-01T09:02:00.000Z"
+    script.actions[:] = ["refuse", "503"]
+    del script.seen[:]
+    advanced = sandboxes.advance_test_clock(sandbox.id, seconds=60)
+    assert advanced.frozen_time == "2031-05-01T09:03:00.000Z"  # moved once more, not three times
+    assert [s.action for s in script.seen] == ["refuse", "503", "pass"]
+    assert all("idempotency-key" not in s.headers for s in script.seen)
+
+
 def test_a_delete_is_retried_and_a_lost_answer_shows_as_not_found(sync_app: SyncApp) -> None:
     """A delete is safe to repeat; after a lost answer the repeat finds it gone (404)."""
     client, script = gateway_client(sync_app, [])

@@ -40,7 +40,8 @@ API_KEY_SCHEMES = {"basicAuth", "bearerAuth"}
 NOT_COVERED: dict[str, str] = {}
 
 # POSTs that take no Idempotency-Key and yet are safe to send again (Retry.SAFE), with why; any
-# other POST without one must be Retry.ONCE (it shows a secret once, so it refuses the key).
+# other POST without one must be Retry.ONCE: it shows a secret once, so it refuses the key, or it
+# is not safe to repeat (advanceTestClock: by ``seconds``, a repeat moves the clock again).
 SAFE_WITHOUT_A_KEY = {
     "searchCustomers": "a search: it changes nothing (and ignores an Idempotency-Key)",
     "resetSandbox": "resetting twice leaves what resetting once does: an empty sandbox",

@@ -52,6 +52,7 @@ EXPORTS = [
     "Sandbox",
     "SimulatedApplication",
     "SyncPage",
+    "TestClock",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -125,10 +126,14 @@ METHODS = {
     "test_helpers.simulate_application": "(*, status: Literal['OFFER_ACCEPTED', 'REJECTED'], "
     "customer_id: str | None = None, partner_customer_id: str | None = None, merchant_key: str "
     f"| None = None, {KEY}) -> {M}.SimulatedApplication",
-    "test_helpers.sandboxes.create": f"(*, name: str | None = None) -> {M}.CreatedSandbox",
+    "test_helpers.sandboxes.create": "(*, name: str | None = None, test_clock: "
+    f"{P}.NewTestClockParams | None = None) -> {M}.CreatedSandbox",
     "test_helpers.sandboxes.delete": f"(sandbox_id: str) -> {M}.DeletedSandbox",
     "test_helpers.sandboxes.list": f"() -> {PAGE}[{M}.Sandbox]",
     "test_helpers.sandboxes.reset": f"(sandbox_id: str) -> {M}.Sandbox",
+    "test_helpers.sandboxes.retrieve_test_clock": f"(sandbox_id: str) -> {M}.TestClock",
+    "test_helpers.sandboxes.advance_test_clock": "(sandbox_id: str, *, frozen_time: str | None "
+    f"= None, seconds: int | None = None) -> {M}.TestClock",
     "test_helpers.faults.create": "(*, kind: Literal['error', 'delay', 'drop', "
     f"'webhook_failure', 'hosted_outcome'], operation: Optional[{FAULT_OPERATION}] = None, "
     "status: Optional[Literal[429, 500, 503]] = None, retry_after: int | None = None, delay_ms: "

@@ -49,6 +49,7 @@ async def exchange(request: Request, services: Svc) -> Response:
             ttl_seconds=services.settings.client_token_ttl_seconds,
             unsafe_racy=services.settings.unsafe_racy_exchange,
             audit=client_actor(request),
+            test_clocks=services.settings.sandbox,
         )
     except InvalidClientSecret as exc:
         exchange_refused(exc.reason)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
-from imprint_sessions.clock import Clock
+from imprint_sessions.clock import Clock, follow_test_clock
 from imprint_sessions.credentials import ClientTokenClaims, SecretBox
 from imprint_sessions.domain import audit as audit_trail
 from imprint_sessions.domain.customer_sessions import (
@@ -69,6 +69,7 @@ async def exchange_client_secret(
     ttl_seconds: int,
     unsafe_racy: bool = False,
     audit: AuditContext = _CLIENT,
+    test_clocks: bool = False,
 ) -> IssuedClientToken:
     """Consume the secret (once, atomically) and mint a credential bound to its session.
 
@@ -77,7 +78,8 @@ async def exchange_client_secret(
     ties it to a partner). The exchange writes ``customer_session.exchanged`` with the consume;
     a refused genuine secret, ``customer_session.exchange_refused`` with the reason.
     ``unsafe_racy`` is the reliability tests' negative control (``IMPRINT_UNSAFE_RACY_EXCHANGE``,
-    sandbox only).
+    sandbox only). ``test_clocks`` (the sandbox): the secret expires, and the credential's life
+    starts, by the test clock of the session's partner if it has one (``domain/test_clocks.py``).
     """
     customer_session_id = box.verify_client_secret(client_secret)
     if customer_session_id is None:
@@ -95,13 +97,19 @@ async def exchange_client_secret(
         if consumed is not None:  # not atomic with the write above: this path is the bug
             await repos.record_audit_event(replace(entry, partner_id=consumed.partner_id))
     else:
-        consumed = await repos.consume_customer_session(customer_session_id, now=now, audit=entry)
+        consumed = await repos.consume_customer_session(
+            customer_session_id, now=now, audit=entry, test_clocks=test_clocks
+        )
     if consumed is None:
-        reason = await _record_refusal(repos, customer_session_id, now=now, audit=audit)
+        reason = await _record_refusal(
+            repos, customer_session_id, now=now, audit=audit, test_clocks=test_clocks
+        )
         raise InvalidClientSecret(reason)
     # The credential outlives the secret on purpose: a customer who opens the page a minute
-    # before the secret expires still has the whole credential lifetime to finish.
-    expires_at = now + ttl_seconds * 1000
+    # before the secret expires still has the whole credential lifetime to finish. Its life
+    # starts when the exchange took place (a test clock's time, where the partner has one).
+    started = now if consumed.consumed_at is None else consumed.consumed_at
+    expires_at = started + ttl_seconds * 1000
     token = box.client_token(
         customer_session_id=consumed.id,
         customer_id=consumed.customer_id,
@@ -135,7 +143,12 @@ _REFUSAL_REASONS = {
 
 
 async def _record_refusal(
-    repos: Repositories, customer_session_id: str, *, now: int, audit: AuditContext
+    repos: Repositories,
+    customer_session_id: str,
+    *,
+    now: int,
+    audit: AuditContext,
+    test_clocks: bool = False,
 ) -> str:
     """``customer_session.exchange_refused`` for a genuine secret, with why: the session's state
     (revoked over already used over expired, as ``customer_session_state`` says), or ``unknown``
@@ -145,6 +158,9 @@ async def _record_refusal(
     found = await repos.find_customer_session(customer_session_id)
     if found is not None:
         partner_id: str | None = found.partner_id
+        if test_clocks:  # judged, and recorded, at the time of the partner's test clock
+            clocked = await repos.get_test_clock_at(found.partner_id)
+            now = now if clocked is None else clocked
         reason = _REFUSAL_REASONS[customer_session_state(found, now=now)]
     else:
         partner_id = await repos.partner_of_audited_object(
@@ -195,11 +211,16 @@ async def authenticate_client(
     call needs, so it costs nothing extra.
     """
     claims = box.verify_client_token(access_token)
-    if claims is None or claims.expires_at <= clock.now_ms():
+    if claims is None:
         raise ClientCredentialRequired()
+    # Expiry is checked after the read: a sandbox's test clock, which the read returns, says when.
     context = await repos.get_client_context(
         claims.customer_session_id, customer_id=claims.customer_id, partner_id=claims.partner_id
     )
     if context is None:
+        raise ClientCredentialRequired()
+    if context.test_clock_at is not None:  # the rest of the request follows the sandbox's clock
+        follow_test_clock(context.test_clock_at)
+    if claims.expires_at <= clock.now_ms():
         raise ClientCredentialRequired()
     return ClientPrincipal(claims=claims, context=context)

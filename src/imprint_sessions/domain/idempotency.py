@@ -22,7 +22,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from imprint_sessions.clock import Clock
+from imprint_sessions.clock import Clock, wall_ms
 from imprint_sessions.credentials import SecretBox
 from imprint_sessions.errors import (
     Conflict,
@@ -103,7 +103,8 @@ async def claim(
     """Take ``key`` for this request, or the recorded response to replay; 409 or 422 otherwise."""
     now = clock.now_ms()
     if random.randrange(SWEEP_ONE_IN) == 0:  # before the claim: a failure here leaves no claim
-        await repos.delete_expired_idempotency_keys(now=now, limit=SWEEP_BATCH)
+        # Every partner's keys, so by real time: one sandbox's test clock must not steer it.
+        await repos.delete_expired_idempotency_keys(now=wall_ms(clock), limit=SWEEP_BATCH)
     try:
         record = await repos.claim_idempotency_key(
             IdempotencyClaim(

@@ -38,8 +38,10 @@ async def create_sandbox(
     box: SecretBox,
     parent_id: str,
     name: str | None = None,
+    test_clock_at: int | None = None,
 ) -> IssuedSandbox:
-    """A new partner under ``parent_id``, with one API key. Call inside a unit of work."""
+    """A new partner under ``parent_id``, with one API key, and a test clock showing
+    ``test_clock_at`` if given (``domain/test_clocks.py``). Call inside a unit of work."""
     canonical = canonical_id(parent_id)
     if canonical is None or await repos.get_partner(canonical) is None:
         raise PartnerNotFound(parent_id)
@@ -53,10 +55,14 @@ async def create_sandbox(
     partner = await create_partner(
         repos, clock=clock, name=name or "Throwaway sandbox", merchant_keys=[]
     )
-    await repos.mark_sandbox_of(partner.id, canonical)
+    await repos.mark_sandbox_of(partner.id, canonical, test_clock_at=test_clock_at)
     key = await create_api_key(repos, clock=clock, box=box, env="sandbox", partner_id=partner.id)
     sandbox = Sandbox(
-        id=partner.id, name=partner.name, parent_id=canonical, created_at=partner.created_at
+        id=partner.id,
+        name=partner.name,
+        parent_id=canonical,
+        created_at=partner.created_at,
+        test_clock_at=test_clock_at,
     )
     return IssuedSandbox(sandbox=sandbox, key=key)
 
@@ -66,7 +72,9 @@ async def list_sandboxes(repos: Repositories, *, parent_id: str) -> list[Sandbox
     return await repos.list_sandboxes(parent_id)
 
 
-async def _answerable(repos: Repositories, caller_id: str | None, sandbox_id: str) -> Sandbox:
+async def answerable_sandbox(
+    repos: Repositories, caller_id: str | None, sandbox_id: str
+) -> Sandbox:
     """The sandbox, if ``caller_id`` (None: an operator) may manage it; else not found."""
     canonical = canonical_id(sandbox_id)
     sandbox = await repos.get_sandbox(canonical) if canonical else None
@@ -78,7 +86,7 @@ async def _answerable(repos: Repositories, caller_id: str | None, sandbox_id: st
 async def reset_sandbox(repos: Repositories, *, caller_id: str | None, sandbox_id: str) -> Sandbox:
     """Delete every customer, session, application, payment method, webhook endpoint, event,
     delivery, idempotency key and test setting of the sandbox; its keys keep working."""
-    sandbox = await _answerable(repos, caller_id, sandbox_id)
+    sandbox = await answerable_sandbox(repos, caller_id, sandbox_id)
     await repos.wipe_partner_data(sandbox.id)
     return sandbox
 
@@ -87,7 +95,7 @@ async def delete_sandbox(
     repos: Repositories, *, clock: Clock, caller_id: str | None, sandbox_id: str
 ) -> str:
     """Reset the sandbox and revoke its keys (they stop working within a second); its id."""
-    sandbox = await _answerable(repos, caller_id, sandbox_id)
+    sandbox = await answerable_sandbox(repos, caller_id, sandbox_id)
     if not await repos.delete_sandbox(sandbox.id, now=clock.now_ms()):
         raise SandboxNotFound(sandbox_id)  # deleted by a concurrent request
     return sandbox.id

@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 from pydantic import WithJsonSchema
 
 from imprint_sessions.deps import Svc
+from imprint_sessions.domain.test_clocks import follow_partner_clock
 from imprint_sessions.errors import Forbidden, InvalidRequest, RateLimited
 from imprint_sessions.observability.metrics import RATE_LIMIT_REJECTIONS
 from imprint_sessions.ratelimit import RateLimiter
@@ -40,12 +41,15 @@ def api_key_from_authorization(header: str | None) -> str | None:
 async def authenticate_partner(request: Request, services: Svc) -> Principal:
     """Resolve the API key to its partner, or raise the one 401 every failure shares; then count
     the request against the key's rate limit (429 over it); in the sandbox, apply a test fault
-    the request or the partner declared (``fault_injection.py``)."""
+    the request or the partner declared (``fault_injection.py``), and a sandbox's test clock
+    (``domain/test_clocks.py``)."""
     api_key = api_key_from_authorization(request.headers.get("authorization"))
     principal = await services.authenticator.authenticate(services.database.repositories, api_key)
     if services.rate_limiter is not None:
         await enforce_rate_limit(services.rate_limiter, principal)
     request.state.principal = principal
+    if principal.test_clock:  # a sandbox with a test clock: this request follows its time
+        await follow_partner_clock(services.database.repositories, principal)
     if services.faults is not None:  # the sandbox: a test fault of this partner's, if any
         await services.faults.before_operation(
             request, services.database.repositories, partner_id=principal.partner_id

@@ -6,6 +6,8 @@ transaction hop on SQLite: a secret is never consumed without its entry, nor the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 
 from imprint_sessions.storage.audit_events import audit_from, audit_params, record_with
@@ -18,27 +20,49 @@ from imprint_sessions.storage.tables import Id, customer_sessions, customers, pa
 
 s = customer_sessions.c
 
-# The one-time-use guarantee: one statement, so of concurrent exchanges exactly one matches.
-_consume = (
-    sa.update(customer_sessions)
-    .where(
-        s.id == bp("id"),
-        s.consumed_at.is_(None),
-        s.revoked_at.is_(None),
-        s.expires_at > bp("now"),
+
+def _consume(now: sa.ColumnElement[int]) -> sa.Update:
+    """The one-time-use guarantee: one statement, so of concurrent exchanges exactly one matches.
+    ``consumed_at`` is set to ``now``, so it says what time the exchange took place at."""
+    return (
+        sa.update(customer_sessions)
+        .where(
+            s.id == bp("id"),
+            s.consumed_at.is_(None),
+            s.revoked_at.is_(None),
+            s.expires_at > now,
+        )
+        .values(consumed_at=now)
+        .returning(*SESSION_COLUMNS)
     )
-    .values(consumed_at=bp("now"))
-    .returning(*SESSION_COLUMNS)
+
+
+def _consume_audited(consume: sa.Update) -> Statement:
+    """PostgreSQL: the same, writing the audit entry (its partner the session's, its time the
+    exchange's) in the statement."""
+    consumed = consume.cte("consumed")
+    audit = audit_from(
+        consumed, partner_id=sa.cast(consumed.c.partner_id, Id), created_at=consumed.c.consumed_at
+    )
+    return Statement(
+        sa.select(*(consumed.c[column.name] for column in SESSION_COLUMNS)).add_cte(
+            audit.cte("audit")
+        ),
+        sqlite=False,
+    )
+
+
+# In the sandbox, "now" is the session's partner's test clock where it has one (read in the same
+# statement: the secret names no partner until the session is found).
+_SANDBOX_NOW = sa.func.coalesce(
+    sa.select(partners.c.test_clock_at).where(partners.c.id == s.partner_id).scalar_subquery(),
+    bp("now"),
 )
-_CONSUME = Statement(_consume)
-# PostgreSQL: the same, writing the audit entry (its partner the session's) in the statement.
-_consumed = _consume.cte("consumed")
-_CONSUME_AUDITED = Statement(
-    sa.select(*(_consumed.c[column.name] for column in SESSION_COLUMNS)).add_cte(
-        audit_from(_consumed, partner_id=sa.cast(_consumed.c.partner_id, Id)).cte("audit")
-    ),
-    sqlite=False,
-)
+_CONSUME = {False: Statement(_consume(bp("now"))), True: Statement(_consume(_SANDBOX_NOW))}
+_CONSUME_AUDITED = {
+    False: _consume_audited(_consume(bp("now"))),
+    True: _consume_audited(_consume(_SANDBOX_NOW)),
+}
 _FIND = Statement(sa.select(*SESSION_COLUMNS).where(s.id == bp("id")))
 
 # Negative control only (IMPRINT_UNSAFE_RACY_EXCHANGE): no "consumed_at IS NULL", on purpose.
@@ -55,6 +79,7 @@ _CONTEXT = Statement(
         s.transaction_currency,
         s.customer_history.label("customer_history_json"),
         s.expires_at.label("session_expires_at"),
+        partners.c.test_clock_at,
         *CUSTOMER_COLUMNS,
     )
     .select_from(
@@ -73,19 +98,28 @@ _CONTEXT = Statement(
 
 class ClientSessions(Repository):
     async def consume_customer_session(
-        self, customer_session_id: str, *, now: int, audit: NewAuditEvent | None = None
+        self,
+        customer_session_id: str,
+        *,
+        now: int,
+        audit: NewAuditEvent | None = None,
+        test_clocks: bool = False,
     ) -> CustomerSession | None:
         params = {"id": customer_session_id, "now": now}
+        consume_statement = _CONSUME[test_clocks]
         if audit is None:
-            row = await self._db.one(_CONSUME, **params)
+            row = await self._db.one(consume_statement, **params)
         elif WRITABLE_CTES[self._db.dialect]:
-            row = await self._db.one(_CONSUME_AUDITED, **params, **audit_params(audit))
+            row = await self._db.one(_CONSUME_AUDITED[test_clocks], **params, **audit_params(audit))
         else:
 
             async def consume(x: Executor) -> Row | None:
-                consumed = await x.one(_CONSUME, **params)
+                consumed = await x.one(consume_statement, **params)
                 if consumed is not None:
-                    await record_with(x, audit, partner_id=consumed["partner_id"])
+                    at = consumed["consumed_at"]
+                    await record_with(
+                        x, replace(audit, created_at=at), partner_id=consumed["partner_id"]
+                    )
                 return consumed
 
             row = await self._db.transaction(consume)
@@ -119,4 +153,5 @@ class ClientSessions(Repository):
             customer_history_json=row["customer_history_json"],
             session_expires_at=row["session_expires_at"],
             customer=customer,
+            test_clock_at=row["test_clock_at"],
         )

@@ -52,6 +52,7 @@ _PRINCIPAL = Statement(
         id_text(k.partner_id).label("partner_id"),
         p.merchant_keys,
         k.display_prefix,
+        p.test_clock_at,
     )
     .select_from(api_keys.join(partners, p.id == k.partner_id))
     .where(in_texts(k.key_hash, bp("key_hashes")), k.revoked_at.is_(None), p.deleted_at.is_(None))
@@ -147,6 +148,7 @@ class Partners(Repository):
             partner_id=row["partner_id"],
             merchant_keys=tuple(json.loads(row["merchant_keys"])),
             api_key_display_prefix=row["display_prefix"],
+            test_clock=row["test_clock_at"] is not None,
         )
 
     async def any_partner_allows_origin(self, origin: str) -> bool:

@@ -27,6 +27,18 @@ class Sandbox:
     name: str
     parent_id: str
     created_at: int
+    # The time its test clock shows (epoch ms); None: it has none and keeps real time.
+    test_clock_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestClock:
+    """A sandbox's test clock: the time it shows (``domain/test_clocks.py``)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    sandbox_id: str
+    frozen_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +59,9 @@ class Principal:
     merchant_keys: tuple[str, ...]
     # The key's display prefix (``isk_test_2vQa``), naming it in the audit trail.
     api_key_display_prefix: str | None = None
+    # The partner is a sandbox with a test clock: its requests follow that clock's time (fixed
+    # for the partner's life, so a cached principal never misstates it).
+    test_clock: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +189,8 @@ class ClientContext:
     customer_history_json: str | None
     session_expires_at: int
     customer: Customer
+    # The time the partner's test clock shows (a sandbox with one); None: real time.
+    test_clock_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +417,8 @@ class ClaimedDelivery:
     event: WebhookEvent
     endpoint: WebhookEndpoint
     lease_token: str
+    # The time of the partner's test clock (a sandbox with one): its retries are scheduled by it.
+    test_clock_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,20 @@ class PartnerRepository(Protocol):
     async def find_principal_by_key_hashes(self, key_hashes: list[str]) -> Principal | None: ...
 
     # -- throwaway sandboxes (sandbox mode) ------------------------------------------------------
-    async def mark_sandbox_of(self, partner_id: str, parent_id: str) -> None: ...
+    async def mark_sandbox_of(
+        self, partner_id: str, parent_id: str, *, test_clock_at: int | None = None
+    ) -> None:
+        """Make the partner a sandbox of ``parent_id``, with a test clock at ``test_clock_at``."""
+        ...
+
+    async def get_test_clock_at(self, partner_id: str) -> int | None:
+        """The time the partner's test clock shows; None when it has none."""
+        ...
+
+    async def advance_test_clock(self, sandbox_id: str, *, to: int) -> Sandbox | None:
+        """Set the live sandbox's test clock to ``to`` if that is not earlier than it shows;
+        None otherwise (no such sandbox, no clock, or ``to`` is in the clock's past)."""
+        ...
 
     async def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
         """A live throwaway sandbox (not a partner of its own, not deleted)."""
@@ -154,13 +167,20 @@ class ClientSessionRepository(Protocol):
     """The client API's view of a session: the one-time exchange and each call's context."""
 
     async def consume_customer_session(
-        self, customer_session_id: str, *, now: int, audit: NewAuditEvent | None = None
+        self,
+        customer_session_id: str,
+        *,
+        now: int,
+        audit: NewAuditEvent | None = None,
+        test_clocks: bool = False,
     ) -> CustomerSession | None:
         """Mark a live session's secret used, in one statement; None if used, revoked or expired.
 
         Of any number of concurrent calls for one session, exactly one gets the session. With it
         ``audit`` is written (its partner the session's): in the same statement on PostgreSQL,
-        the same transaction hop on SQLite.
+        the same transaction hop on SQLite. ``test_clocks`` (the sandbox): "now" is the time of
+        the session's partner's test clock where it has one; ``consumed_at`` says which it was,
+        and is the audit entry's time.
         """
         ...
 
@@ -474,10 +494,12 @@ class WebhookRepository(Protocol):
         ...
 
     async def claim_webhook_deliveries(
-        self, *, now: int, limit: int, lease_until: int, lease_token: str
+        self, *, now: int, limit: int, lease_until: int, lease_token: str, test_clocks: bool = False
     ) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries (pending, ``next_attempt_at <= now``, no live
-        lease), oldest due first. Atomic: concurrent workers never claim the same delivery."""
+        lease), oldest due first. Atomic: concurrent workers never claim the same delivery.
+        ``test_clocks`` (the sandbox): a delivery of a partner with a test clock is due by that
+        clock's time, which the claimed delivery carries (``test_clock_at``)."""
         ...
 
     async def finish_webhook_delivery(

@@ -26,7 +26,9 @@ _KEPT = frozenset({"partners", "api_keys", "audit_events"})
 # Not a partner's at all: the deployment's console operators and their logins. Never wiped.
 DEPLOYMENT_TABLES = frozenset({"operators", "operator_sessions"})
 
-_SANDBOX_COLUMNS = columns(partners, "id name sandbox_of created_at", sandbox_of="parent_id")
+_SANDBOX_COLUMNS = columns(
+    partners, "id name sandbox_of created_at test_clock_at", sandbox_of="parent_id"
+)
 _LIVE = p.deleted_at.is_(None)
 
 _GET = Statement(
@@ -49,7 +51,22 @@ _REVOKE_KEYS = Statement(
     .values(revoked_at=bp("now"))
 )
 _SET_PARENT = Statement(
-    sa.update(partners).where(p.id == bp("id")).values(sandbox_of=bp("parent_id"))
+    sa.update(partners)
+    .where(p.id == bp("id"))
+    .values(sandbox_of=bp("parent_id"), test_clock_at=bp("test_clock_at"))
+)
+_TEST_CLOCK_AT = Statement(sa.select(p.test_clock_at).where(p.id == bp("id"), _LIVE))
+# Forward only, whatever else is advancing it at the same time: a clock never runs backwards.
+_ADVANCE_TEST_CLOCK = Statement(
+    sa.update(partners)
+    .where(
+        p.id == bp("id"),
+        _LIVE,
+        p.test_clock_at.is_not(None),
+        p.test_clock_at <= bp("to"),
+    )
+    .values(test_clock_at=bp("to"))
+    .returning(*_SANDBOX_COLUMNS)
 )
 
 
@@ -89,8 +106,20 @@ async def _wipe(db: Executor, partner_id: str) -> None:
 
 
 class Sandboxes(Repository):
-    async def mark_sandbox_of(self, partner_id: str, parent_id: str) -> None:
-        await self._db.count(_SET_PARENT, id=partner_id, parent_id=parent_id)
+    async def mark_sandbox_of(
+        self, partner_id: str, parent_id: str, *, test_clock_at: int | None = None
+    ) -> None:
+        await self._db.count(
+            _SET_PARENT, id=partner_id, parent_id=parent_id, test_clock_at=test_clock_at
+        )
+
+    async def get_test_clock_at(self, partner_id: str) -> int | None:
+        row = await self._db.one(_TEST_CLOCK_AT, id=partner_id)
+        return row[0] if row else None
+
+    async def advance_test_clock(self, sandbox_id: str, *, to: int) -> Sandbox | None:
+        row = await self._db.one(_ADVANCE_TEST_CLOCK, id=sandbox_id, to=to)
+        return _sandbox(row) if row else None
 
     async def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
         row = await self._db.one(_GET, id=sandbox_id)

@@ -42,6 +42,9 @@ partners = sa.Table(
     ),
     # A deleted sandbox keeps only this row (its audit trail names it); its keys are revoked.
     sa.Column("deleted_at", sa.BigInteger, nullable=True),
+    # A throwaway sandbox's test clock (sandbox mode): the time it shows, which moves only when
+    # advanced. Set when the sandbox is created, or never: NULL is real time.
+    sa.Column("test_clock_at", sa.BigInteger, nullable=True),
     sa.Index("ix_partners_sandbox_of", "sandbox_of"),
 )
 

@@ -48,6 +48,7 @@ from imprint_sessions.storage.sql import (
     values_of,
 )
 from imprint_sessions.storage.tables import (
+    partners,
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
@@ -222,27 +223,44 @@ _LIST_ATTEMPTS = Statement(
 )
 _GET_DELIVERY = _select_scoped(webhook_deliveries, _DELIVERY_COLUMNS)
 
+
 # -- the worker ----------------------------------------------------------------------------------
 # Due: pending, its time come, no live lease. PostgreSQL locks the rows it picks and skips rows
 # another worker is claiming this instant; the lease keeps them off everyone else's list until
 # the attempt is recorded (or the lease runs out because the worker died).
-_due = (
-    sa.select(d.id)
-    .where(
-        d.status == lit("pending"),
-        d.next_attempt_at <= bp("now"),
-        sa.or_(d.locked_until.is_(None), d.locked_until <= bp("now")),
+# In the sandbox, a delivery of a partner with a test clock falls due by that clock's time
+# (``domain/test_clocks.py``); its lease, which guards against a dead worker, by real time.
+def _partner_clock(delivery: Any) -> Any:
+    return (
+        sa.select(partners.c.test_clock_at)
+        .where(partners.c.id == delivery.c.partner_id)
+        .scalar_subquery()
     )
-    .order_by(d.next_attempt_at)
-    .limit(bp("limit"))
-    .with_for_update(skip_locked=True)
-)
+
+
+def _due(test_clocks: bool) -> Any:
+    due_by = sa.func.coalesce(_partner_clock(webhook_deliveries), bp("now"))
+    return (
+        sa.select(d.id)
+        .where(
+            d.status == lit("pending"),
+            d.next_attempt_at <= (due_by if test_clocks else bp("now")),
+            sa.or_(d.locked_until.is_(None), d.locked_until <= bp("now")),
+        )
+        .order_by(d.next_attempt_at)
+        .limit(bp("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
 _lease = {"locked_until": bp("lease_until"), "lease_token": bp("lease_token")}
 
 
-def _claimed_select(claimed: Any) -> Any:
-    """The deliveries ``claimed`` (the table, or the claim's CTE) with events and endpoints."""
+def _claimed_select(claimed: Any, test_clocks: bool) -> Any:
+    """The deliveries ``claimed`` (the table, or the claim's CTE) with events and endpoints (and
+    in the sandbox the time of the partner's test clock, if any, which its retries follow)."""
     e, p = webhook_events.alias("e"), webhook_endpoints.alias("ep")
+    clock = (_partner_clock(claimed) if test_clocks else sa.null()).label("test_clock_at")
     delivery = (
         id_text(claimed.c[name]).label(name)
         if isinstance(webhook_deliveries.c[name].type, sa.Uuid)
@@ -257,6 +275,7 @@ def _claimed_select(claimed: Any) -> Any:
             e.c.payload.label("event_payload"),
             e.c.created_at.label("event_created_at"),
             *endpoint,
+            clock,
         )
         .select_from(
             claimed.join(e, e.c.id == claimed.c.event_id).join(p, p.c.id == claimed.c.endpoint_id)
@@ -265,25 +284,38 @@ def _claimed_select(claimed: Any) -> Any:
     )
 
 
-_due_cte = _due.cte("due")
-_claimed_cte = (
-    sa.update(webhook_deliveries)
-    .where(d.id == _due_cte.c.id)
-    .values(_lease)
-    .returning(*webhook_deliveries.c)
-    .cte("claimed")
-)
+def _claim(test_clocks: bool) -> Statement:
+    due = _due(test_clocks).cte("due")
+    claimed = (
+        sa.update(webhook_deliveries)
+        .where(d.id == due.c.id)
+        .values(_lease)
+        .returning(*webhook_deliveries.c)
+        .cte("claimed")
+    )
+    return Statement(_claimed_select(claimed, test_clocks), sqlite=False)
+
+
 # The /metrics outbox gauges: one aggregate over the (status, next_attempt_at) index.
 _OUTBOX_STATS = Statement(
     sa.select(
         sa.func.count().label("pending"), sa.func.min(d.created_at).label("oldest_created_at")
     ).where(d.status == lit("pending"))
 )
-_CLAIM = Statement(_claimed_select(_claimed_cte), sqlite=False)
-_LEASE_DUE = Statement(
-    sa.update(webhook_deliveries).where(d.id.in_(_due.scalar_subquery())).values(_lease)
-)
-_LEASED = Statement(_claimed_select(webhook_deliveries).where(d.lease_token == bp("lease_token")))
+# Keyed by whether test clocks are followed (the sandbox).
+_CLAIM = {clocks: _claim(clocks) for clocks in (False, True)}
+_LEASE_DUE = {
+    clocks: Statement(
+        sa.update(webhook_deliveries).where(d.id.in_(_due(clocks).scalar_subquery())).values(_lease)
+    )
+    for clocks in (False, True)
+}
+_LEASED = {
+    clocks: Statement(
+        _claimed_select(webhook_deliveries, clocks).where(d.lease_token == bp("lease_token"))
+    )
+    for clocks in (False, True)
+}
 
 _attempt = sa.insert(webhook_attempts).values(
     id=bp("attempt_id"),
@@ -336,8 +368,13 @@ def _claimed(row: Row, lease_token: str) -> ClaimedDelivery:
         payload=values.pop("event_payload"),
         created_at=values.pop("event_created_at"),
     )
+    test_clock_at = values.pop("test_clock_at")
     return ClaimedDelivery(
-        delivery=WebhookDelivery(**values), event=event, endpoint=endpoint, lease_token=lease_token
+        delivery=WebhookDelivery(**values),
+        event=event,
+        endpoint=endpoint,
+        lease_token=lease_token,
+        test_clock_at=test_clock_at,
     )
 
 
@@ -508,7 +545,7 @@ class Webhooks(Repository):
         return OutboxStats(pending=int(row["pending"]), oldest_created_at=row["oldest_created_at"])
 
     async def claim_webhook_deliveries(
-        self, *, now: int, limit: int, lease_until: int, lease_token: str
+        self, *, now: int, limit: int, lease_until: int, lease_token: str, test_clocks: bool = False
     ) -> list[ClaimedDelivery]:
         params = {
             "now": now,
@@ -517,13 +554,13 @@ class Webhooks(Repository):
             "lease_token": lease_token,
         }
         if WRITABLE_CTES[self._db.dialect]:
-            rows = await self._db.all(_CLAIM, **params)
+            rows = await self._db.all(_CLAIM[test_clocks], **params)
         else:
 
             async def claim(x: Executor) -> list[Row]:
-                if not await x.count(_LEASE_DUE, **params):
+                if not await x.count(_LEASE_DUE[test_clocks], **params):
                     return []
-                return await x.all(_LEASED, lease_token=lease_token)
+                return await x.all(_LEASED[test_clocks], lease_token=lease_token)
 
             rows = await self._db.transaction(claim)
         return [_claimed(r, lease_token) for r in rows]

@@ -92,6 +92,7 @@ class WebhookWorker:
         transport: httpx.AsyncBaseTransport | None = None,
         fault_index: FaultIndex | None = None,
         tracer: Tracer | None = None,
+        test_clocks: bool = False,
     ) -> None:
         if lease_seconds <= timeout_seconds:
             raise ValueError("the lease must be longer than an attempt's timeout")
@@ -108,6 +109,9 @@ class WebhookWorker:
         # The sandbox's declared webhook failures (domain/faults.py); None: none ever apply.
         self._faults = fault_index
         self._tracer = tracer  # None: tracing is off
+        # The sandbox: a partner's test clock (domain/test_clocks.py) says when its retries fall
+        # due, and is the time its attempts are recorded at; signatures keep real time.
+        self._test_clocks = test_clocks
         self._client = httpx.AsyncClient(
             transport=transport or VettedTransport(targets, max_connections=concurrency),
             follow_redirects=False,
@@ -144,6 +148,7 @@ class WebhookWorker:
             schedule=RetrySchedule(window_seconds=settings.webhook_retry_window_seconds),
             fault_index=(fault_index or FaultIndex()) if settings.sandbox else None,
             tracer=tracer,
+            test_clocks=settings.sandbox,
         )
 
     async def aclose(self) -> None:
@@ -199,6 +204,7 @@ class WebhookWorker:
             limit=limit,
             lease_until=now + self._lease_ms,
             lease_token=secrets.token_hex(16),
+            test_clocks=self._test_clocks,
         )
 
     async def _claim_safely(self, limit: int) -> list[ClaimedDelivery]:
@@ -213,14 +219,16 @@ class WebhookWorker:
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         delivery = claimed.delivery
-        now = self._clock.now_ms()
+        signed_at = self._clock.now_ms()
+        # The partner's time: its test clock's (a sandbox with one), else the same real time.
+        now = signed_at if claimed.test_clock_at is None else claimed.test_clock_at
         attempt: WebhookAttempt | None = None
         decision = retire_for_endpoint(delivery, endpoint_status=claimed.endpoint.status)
         if decision is None:
             with webhook_span(
                 self._tracer, endpoint_id=claimed.endpoint.id, event_id=claimed.event.id
             ) as span:
-                sent = await self._attempt(claimed, now)
+                sent = await self._attempt(claimed, now, signed_at=signed_at)
                 if span is not None and sent.result.http_status is not None:
                     span.set_attribute("http.response.status_code", sent.result.http_status)
             service_metrics.webhook_attempt(
@@ -248,7 +256,7 @@ class WebhookWorker:
             next_attempt_at=decision.next_attempt_at,
             last_attempt_at=now if attempt else delivery.last_attempt_at,
             last_error=decision.last_error,
-            updated_at=self._clock.now_ms(),
+            updated_at=now if claimed.test_clock_at is not None else self._clock.now_ms(),
         )
         try:
             kept = await self._database.repositories.finish_webhook_delivery(outcome, attempt)
@@ -273,8 +281,9 @@ class WebhookWorker:
             },
         )
 
-    async def _attempt(self, claimed: ClaimedDelivery, now: int) -> _Sent:
-        """Sign and POST; the HTTP client's outcome mapped to a status or an error."""
+    async def _attempt(self, claimed: ClaimedDelivery, now: int, *, signed_at: int) -> _Sent:
+        """Sign (at ``signed_at``, real time) and POST; the HTTP client's outcome mapped to a
+        status or an error. ``now``: the partner's time, which a rotated secret expires by."""
         started = time.perf_counter()
 
         def failed(error: str) -> _Sent:
@@ -299,7 +308,7 @@ class WebhookWorker:
         except ImprintError as exc:
             return failed(f"target refused: {'; '.join(exc.details)}")
         body = event.payload.encode()
-        headers = signature_headers(event_id=event.id, body=body, now_ms=now, secrets=keys)
+        headers = signature_headers(event_id=event.id, body=body, now_ms=signed_at, secrets=keys)
         try:
             async with asyncio.timeout(self._timeout):
                 request = self._client.build_request(

@@ -16,12 +16,15 @@ from imprint_sessions.clock import rfc3339_ms
 from imprint_sessions.domain.events import PENDING
 from imprint_sessions.domain.webhooks import MAX_GRACE_SECONDS, DeliveryWithAttempts
 from imprint_sessions.storage import records
-from imprint_sessions.validation import Identifier, JsonInteger
+from imprint_sessions.validation import (
+    Description,
+    Identifier,
+    JsonInteger,
+)
 from imprint_sessions.wire.partner import Timestamp, _RequestBody, _ResponseBody
 from imprint_sessions.wire.serializers import From, serializer
 
 EventType = Literal["APPLICATION", "PAYMENT_METHOD"]
-DESCRIPTION_MAX_LENGTH = 500  # characters
 
 
 class CreateWebhookEndpointRequest(_RequestBody):
@@ -41,10 +44,8 @@ class CreateWebhookEndpointRequest(_RequestBody):
         examples=[["APPLICATION", "PAYMENT_METHOD"]],
         json_schema_extra={"minItems": 1, "uniqueItems": True},
     )
-    description: str | None = Field(
+    description: Description | None = Field(
         default=None,
-        min_length=1,
-        max_length=DESCRIPTION_MAX_LENGTH,
         description="What the endpoint is for, in your own words (shown back, never sent)",
         examples=["Order service: card decisions"],
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from imprint_sessions.clock import ManualClock
+from imprint_sessions.clock import ManualClock, SandboxClock
 from imprint_sessions.config import Settings
 from imprint_sessions.domain import faults
 from imprint_sessions.domain.faults import FaultDeclaration
@@ -35,7 +35,9 @@ async def test_each_kind_is_declared_listed_oldest_first_and_deleted(caller: Cal
         {"kind": "webhook_failure", "endpoint_id": endpoint_id.lower(), "times": 4},
         {"kind": "hosted_outcome", "outcome": "ERROR:TIMEOUT_ERROR"},
     ]
-    clock = caller.harness.services.clock
+    served = caller.harness.services.clock
+    assert isinstance(served, SandboxClock)  # the sandbox's: it follows a sandbox's test clock
+    clock = served.base
     assert isinstance(clock, ManualClock)
     created = []
     for body in bodies:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import DatabaseInspector
-from imprint_sessions.wire.webhooks import DESCRIPTION_MAX_LENGTH
+from imprint_sessions.validation import DESCRIPTION_MAX_LENGTH
 from webhooks.conftest import Hooks
 
 URL = "http://localhost:9/described"

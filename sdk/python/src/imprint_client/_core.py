@@ -61,7 +61,8 @@ class Retry(enum.Enum):
     # runs it once and replays its response.
     KEYED = "keyed"
     # A POST that shows a secret once (a new API key, a webhook signing secret, a sandbox's key)
-    # and so refuses an Idempotency-Key: sent again only where it cannot have been run (no
+    # and so refuses an Idempotency-Key, or one that takes no key and is not safe to repeat
+    # (advancing a test clock by seconds): sent again only where it cannot have been run (no
     # connection was made; a 429 or a 503, which change nothing).
     ONCE = "once"
 

@@ -32,6 +32,7 @@ from imprint_client.models import (
     PaymentMethod,
     Sandbox,
     SimulatedApplication,
+    TestClock,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -221,6 +222,26 @@ RESET_SANDBOX = Operation(
     Retry.SAFE,
     test_fault=False,
 )
+GET_TEST_CLOCK = Operation(
+    "getTestClock",
+    "GET",
+    "/v2/test_helpers/sandboxes/{sandbox_id}/test_clock",
+    TestClock,
+    Retry.SAFE,
+    test_fault=False,
+)
+# It takes no Idempotency-Key (the server ignores one), and advancing by ``seconds`` twice moves
+# the clock twice as far: sent again only where it cannot have run. (Advancing to a
+# ``frozen_time`` is safe to repeat, but the rule is the operation's, not the call's.)
+ADVANCE_TEST_CLOCK = Operation(
+    "advanceTestClock",
+    "POST",
+    "/v2/test_helpers/sandboxes/{sandbox_id}/test_clock/advance",
+    TestClock,
+    Retry.ONCE,
+    body=params.AdvanceTestClockBody,
+    test_fault=False,
+)
 DELETE_SANDBOX = Operation(
     "deleteSandbox",
     "DELETE",
@@ -296,6 +317,8 @@ _ALL: list[Operation[Any]] = [
     CREATE_SANDBOX,
     LIST_SANDBOXES,
     RESET_SANDBOX,
+    GET_TEST_CLOCK,
+    ADVANCE_TEST_CLOCK,
     DELETE_SANDBOX,
     CREATE_FAULT,
     LIST_FAULTS,

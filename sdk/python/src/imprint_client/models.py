@@ -46,6 +46,7 @@ __all__ = [
     "PaymentMethodLoan",
     "Sandbox",
     "SimulatedApplication",
+    "TestClock",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
@@ -310,13 +311,25 @@ class SimulatedApplication(ImprintModel):
     updated_at: str
 
 
+class TestClock(ImprintModel):
+    """A sandbox's test clock: the time everything in the sandbox reads as now (its sessions,
+    secrets, codes, idempotency keys and webhook retries). It moves only when advanced."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    sandbox_id: str
+    frozen_time: str
+
+
 class Sandbox(ImprintModel):
-    """A throwaway sandbox: a partner of its own, with its own keys and data."""
+    """A throwaway sandbox: a partner of its own, with its own keys and data; ``test_clock``
+    is ``None`` unless it was created with one."""
 
     id: str
     name: str
     parent_id: str
     created_at: str
+    test_clock: TestClock | None = None
 
 
 class CreatedSandbox(Sandbox):

@@ -15,6 +15,7 @@ __all__ = [
     "AddressParams",
     "CustomerAccountHistoryParams",
     "DateOfBirthParams",
+    "NewTestClockParams",
 ]
 
 
@@ -108,8 +109,20 @@ class SimulateApplicationBody(TypedDict, total=False):
     status: Required[Literal["OFFER_ACCEPTED", "REJECTED"]]
 
 
+class NewTestClockParams(TypedDict, total=False):
+    """A new sandbox's test clock: ``{}`` starts it at now; ``frozen_time`` (RFC 3339) at then."""
+
+    frozen_time: str  # RFC 3339, 1970 to 9999
+
+
 class CreateSandboxBody(TypedDict, total=False):
     name: str
+    test_clock: NewTestClockParams
+
+
+class AdvanceTestClockBody(TypedDict, total=False):
+    frozen_time: str  # RFC 3339
+    seconds: int
 
 
 # The operationIds a fault may name (the served spec's enum; ``tests/sdk`` keeps them equal).

@@ -1,8 +1,8 @@
 """``client.test_helpers``: what only a sandbox server answers (production: 404 or 403).
 
-A namespace of its own: ``simulate_application``, and ``sandboxes``, ``faults`` (declared test
-faults; the client's ``test_fault`` option sends the per-request header) and
-``webhook_events.fire``. None of these is ever faulted itself.
+A namespace of its own: ``simulate_application``, and ``sandboxes`` (with their test clocks),
+``faults`` (declared test faults; the client's ``test_fault`` option sends the per-request header)
+and ``webhook_events.fire``. None of these is ever faulted itself.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from imprint_client.models import (
     Fault,
     Sandbox,
     SimulatedApplication,
+    TestClock,
     WebhookEvent,
 )
 from imprint_client.pagination import AsyncPage, SyncPage
@@ -27,6 +28,7 @@ from imprint_client.params import (
     FaultOperation,
     FaultStatus,
     HostedOutcome,
+    NewTestClockParams,
     PaymentMethodStatus,
 )
 from imprint_client.resources._base import AsyncResource, SyncResource
@@ -62,6 +64,20 @@ def _create_fault_call(
             "until_deleted": until_deleted,
         },
         idempotency_key=idempotency_key,
+    )
+
+
+def _create_sandbox_call(
+    name: str | None, test_clock: NewTestClockParams | None
+) -> Call[CreatedSandbox]:
+    return ops.CREATE_SANDBOX.call(body={"name": name, "test_clock": test_clock})
+
+
+def _advance_test_clock_call(
+    sandbox_id: str, frozen_time: str | None, seconds: int | None
+) -> Call[TestClock]:
+    return ops.ADVANCE_TEST_CLOCK.call(
+        path={"sandbox_id": sandbox_id}, body={"frozen_time": frozen_time, "seconds": seconds}
     )
 
 
@@ -260,12 +276,17 @@ class AsyncTestWebhookEvents(AsyncResource):
 
 
 class Sandboxes(SyncResource):
-    """``/v2/test_helpers/sandboxes``: throwaway sandboxes, each a partner with its own key."""
+    """``/v2/test_helpers/sandboxes``: throwaway sandboxes, each a partner with its own key, and
+    their test clocks."""
 
-    def create(self, *, name: str | None = None) -> CreatedSandbox:
+    def create(
+        self, *, name: str | None = None, test_clock: NewTestClockParams | None = None
+    ) -> CreatedSandbox:
         """A new, empty sandbox; its ``api_key`` is in this response only
-        (``client.with_options(api_key=sandbox.api_key)`` calls the API as it)."""
-        return self._client._request(ops.CREATE_SANDBOX.call(body={"name": name}))
+        (``client.with_options(api_key=sandbox.api_key)`` calls the API as it). With
+        ``test_clock`` (``{}``: starting now, or ``{"frozen_time": "2031-05-01T09:00:00Z"}``) its
+        time stands still for its whole life, moving only when advanced."""
+        return self._client._request(_create_sandbox_call(name, test_clock))
 
     def list(self) -> SyncPage[Sandbox]:
         """The sandboxes you created and have not deleted (one page)."""
@@ -275,18 +296,37 @@ class Sandboxes(SyncResource):
         """Delete everything in the sandbox; its keys keep working."""
         return self._client._request(ops.RESET_SANDBOX.call(path={"sandbox_id": sandbox_id}))
 
+    def retrieve_test_clock(self, sandbox_id: str) -> TestClock:
+        """The time the sandbox's test clock shows (``NotFoundError``
+        ``TEST_CLOCK_NOT_FOUND_ERROR`` if it was created without one)."""
+        return self._client._request(ops.GET_TEST_CLOCK.call(path={"sandbox_id": sandbox_id}))
+
+    def advance_test_clock(
+        self, sandbox_id: str, *, frozen_time: str | None = None, seconds: int | None = None
+    ) -> TestClock:
+        """Move the sandbox's test clock forward, to ``frozen_time`` (RFC 3339) or by
+        ``seconds``: give exactly one. What falls due by then (expiry, webhook retries) does.
+        Never back (``ConflictError``). Not retried once it may have run: advancing to a
+        ``frozen_time`` is safe to call again, by ``seconds`` is not."""
+        return self._client._request(_advance_test_clock_call(sandbox_id, frozen_time, seconds))
+
     def delete(self, sandbox_id: str) -> DeletedSandbox:
         """Delete the sandbox and its data; its keys stop working within a second."""
         return self._client._request(ops.DELETE_SANDBOX.call(path={"sandbox_id": sandbox_id}))
 
 
 class AsyncSandboxes(AsyncResource):
-    """``/v2/test_helpers/sandboxes``: throwaway sandboxes, each a partner with its own key."""
+    """``/v2/test_helpers/sandboxes``: throwaway sandboxes, each a partner with its own key, and
+    their test clocks."""
 
-    async def create(self, *, name: str | None = None) -> CreatedSandbox:
+    async def create(
+        self, *, name: str | None = None, test_clock: NewTestClockParams | None = None
+    ) -> CreatedSandbox:
         """A new, empty sandbox; its ``api_key`` is in this response only
-        (``client.with_options(api_key=sandbox.api_key)`` calls the API as it)."""
-        return await self._client._request(ops.CREATE_SANDBOX.call(body={"name": name}))
+        (``client.with_options(api_key=sandbox.api_key)`` calls the API as it). With
+        ``test_clock`` (``{}``: starting now, or ``{"frozen_time": "2031-05-01T09:00:00Z"}``) its
+        time stands still for its whole life, moving only when advanced."""
+        return await self._client._request(_create_sandbox_call(name, test_clock))
 
     async def list(self) -> AsyncPage[Sandbox]:
         """The sandboxes you created and have not deleted (one page)."""
@@ -295,6 +335,22 @@ class AsyncSandboxes(AsyncResource):
     async def reset(self, sandbox_id: str) -> Sandbox:
         """Delete everything in the sandbox; its keys keep working."""
         return await self._client._request(ops.RESET_SANDBOX.call(path={"sandbox_id": sandbox_id}))
+
+    async def retrieve_test_clock(self, sandbox_id: str) -> TestClock:
+        """The time the sandbox's test clock shows (``NotFoundError``
+        ``TEST_CLOCK_NOT_FOUND_ERROR`` if it was created without one)."""
+        return await self._client._request(ops.GET_TEST_CLOCK.call(path={"sandbox_id": sandbox_id}))
+
+    async def advance_test_clock(
+        self, sandbox_id: str, *, frozen_time: str | None = None, seconds: int | None = None
+    ) -> TestClock:
+        """Move the sandbox's test clock forward, to ``frozen_time`` (RFC 3339) or by
+        ``seconds``: give exactly one. What falls due by then (expiry, webhook retries) does.
+        Never back (``ConflictError``). Not retried once it may have run: advancing to a
+        ``frozen_time`` is safe to call again, by ``seconds`` is not."""
+        return await self._client._request(
+            _advance_test_clock_call(sandbox_id, frozen_time, seconds)
+        )
 
     async def delete(self, sandbox_id: str) -> DeletedSandbox:
         """Delete the sandbox and its data; its keys stop working within a second."""
