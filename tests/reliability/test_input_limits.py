@@ -186,6 +186,8 @@ def _limits_of(
         if "pattern" in schema and schema["pattern"] != NO_NUL_PATTERN:
             if field == "phone":  # E.164's shape: a valid number, and one without its "+"
                 valid, invalid = "+14155552671", "14155552671"
+            elif field == "frozen_time":  # a test clock's: UTC only, not an offset
+                valid, invalid = "2031-05-01T09:00:00Z", "2031-05-01T09:00:00+02:00"
             else:
                 valid = {"code": SANDBOX_CODE, "ssn4": "1234", "ssn": "123-45-6789"}.get(
                     field, "USD"
@@ -453,6 +455,8 @@ FIELD_BODIES: dict[tuple[str, str], BodyFactory] = {
     ("fireWebhookEvent", "payment_method_id"): _payment_method_event_body,
     ("fireWebhookEvent", "previous_status"): _payment_method_event_body,
     ("fireWebhookEvent", "new_status"): _payment_method_event_body,
+    # Exactly one of frozen_time and seconds: the valid body's seconds would be the other.
+    ("advanceTestClock", "frozen_time"): _constant({"frozen_time": "2031-05-01T09:00:00Z"}),
 }
 
 

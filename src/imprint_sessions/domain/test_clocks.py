@@ -40,10 +40,9 @@ def starting_time(requested_at: int | None, *, clock: Clock) -> int:
 
 
 async def follow_partner_clock(repos: Repositories, principal: Principal) -> None:
-    """Make the rest of this request follow the partner's test clock, if it has one (one small
-    read, for such a partner only: for every other partner this costs nothing)."""
-    if principal.test_clock:
-        follow_test_clock(await repos.get_test_clock_at(principal.partner_id))
+    """Make the rest of this request follow the test clock of ``principal``'s partner, which
+    has one (``principal.test_clock``: the caller checks, so another partner costs nothing)."""
+    follow_test_clock(await repos.get_test_clock_at(principal.partner_id))
 
 
 async def get_test_clock(repos: Repositories, *, caller_id: str | None, sandbox_id: str) -> Sandbox:
@@ -85,9 +84,9 @@ async def advance_test_clock(
         raise InvalidRequest(f"frozen_time: {_RANGE}")
     advanced = await repos.advance_test_clock(sandbox.id, to=to)
     if advanced is None:  # behind what it shows (perhaps only since the read above)
-        shown = await repos.get_test_clock_at(sandbox.id)
-        if shown is None:
-            raise TestClockNotFound(sandbox.id)  # deleted meanwhile
+        again = await get_test_clock(repos, caller_id=caller_id, sandbox_id=sandbox_id)
+        shown = again.test_clock_at  # (a 404 above if it was deleted meanwhile)
+        assert shown is not None
         raise Conflict(
             "TEST_CLOCK_ADVANCE_ERROR",
             f"frozen_time: is earlier than the time the clock shows ({rfc3339_ms(shown)}); a "

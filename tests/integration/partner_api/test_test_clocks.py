@@ -10,7 +10,10 @@ import pytest
 
 from conftest import _REGISTRY, Harness
 from imprint_sessions.clock import rfc3339_ms
+from imprint_sessions.domain import test_clocks
 from imprint_sessions.domain.phone_verification import SANDBOX_CODE
+from imprint_sessions.domain.test_clocks import EARLIEST_AT, LATEST_AT
+from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.validation import rfc3339_epoch_ms
 from integration.client_api.flow import (
     PHONE,
@@ -341,3 +344,23 @@ async def test_the_served_schema_says_exactly_one_of_the_two_and_a_body_is_requi
     )
     assert empty.status_code == 400
     assert empty.json()["details"] == ["frozen_time: give exactly one of frozen_time and seconds"]
+
+
+async def test_a_time_the_timestamps_cannot_show_is_refused_by_the_domain_too(
+    harness: Harness,
+) -> None:
+    """The API's pattern keeps such times out; the CLI reaches the domain with any RFC-3339 time
+    (an offset may take it past 9999 in UTC), and the domain refuses it with one clear line."""
+    for at in (EARLIEST_AT - 1, LATEST_AT + 1):
+        with pytest.raises(InvalidRequest, match=r"from 1970-01-01T00:00:00Z to 9999"):
+            test_clocks.starting_time(at, clock=harness.services.clock)
+    sandbox = await new_clocked(harness)
+    repos = harness.services.database.repositories
+    with pytest.raises(InvalidRequest, match=r"^frozen_time: must be from 1970"):
+        await test_clocks.advance_test_clock(
+            repos, caller_id=None, sandbox_id=sandbox.id, to=LATEST_AT + 1
+        )
+    moved = await test_clocks.advance_test_clock(
+        repos, caller_id=None, sandbox_id=sandbox.id, to=LATEST_AT
+    )
+    assert moved.test_clock_at == LATEST_AT  # an operator (caller None) may advance any
