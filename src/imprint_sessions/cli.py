@@ -585,12 +585,12 @@ def sandboxes_create(
 
 
 def _cli_timestamp(option: str, value: str | None) -> int | None:
-    from imprint_sessions.validation import rfc3339_epoch_ms
+    from imprint_sessions.validation import utc_epoch_ms
 
     if value is None:
         return None
     try:
-        return rfc3339_epoch_ms(value)
+        return utc_epoch_ms(value)
     except ValueError:
         raise InvalidRequest(
             f"{option}: must be an RFC-3339 date-time, e.g. 2025-02-13T19:08:07Z"
@@ -610,7 +610,7 @@ def sandboxes_advance_clock(
 
     async def work(database: Database, settings: Settings) -> str:
         _sandbox_mode(settings)
-        if (seconds is None) == (to is None):
+        if (seconds is None) == (to is None):  # (the domain's check names the API's fields)
             raise InvalidRequest("advance-clock: give exactly one of --seconds and --to")
         async with database.unit_of_work() as uow:
             sandbox = await test_clocks.advance_test_clock(

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,14 @@ class ImprintClock:
         return self._advance({"seconds": int(total.total_seconds())})
 
     def advance_to(self, moment: datetime | str) -> datetime:
-        """Move the clock to ``moment`` (not before the time it shows); the time it then shows."""
-        text = moment if isinstance(moment, str) else moment.isoformat()
-        return self._advance({"frozen_time": text})
+        """Move the clock to ``moment`` (not before the time it shows): an aware ``datetime``, or
+        an RFC-3339 time in UTC (``2031-05-02T09:00:00Z``); the time it then shows."""
+        if isinstance(moment, datetime):
+            if moment.tzinfo is None:
+                raise ValueError("advance_to: give an aware datetime (tzinfo=UTC), not a naive one")
+            utc = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+            moment = utc.replace("+00:00", "Z")  # the API takes UTC as Z only
+        return self._advance({"frozen_time": moment})
 
     def _advance(self, body: dict[str, Any]) -> datetime:
         path = f"/v2/test_helpers/sandboxes/{self.sandbox.id}/test_clock/advance"

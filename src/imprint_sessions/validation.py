@@ -295,8 +295,9 @@ def _check_utc_timestamp(value: str) -> str:
 
 
 def utc_epoch_ms(value: str) -> int:
-    """A ``UtcTimestamp`` as epoch milliseconds, finer fractions dropped (so the last
-    millisecond of 9999 is still one)."""
+    """An RFC-3339 date-time (a ``UtcTimestamp``; the CLI's may have an offset) as epoch
+    milliseconds, finer fractions dropped (so the last millisecond of 9999 is still one);
+    ``ValueError`` if it is not one."""
     return (parse_rfc3339_timestamp(value) - _EPOCH) // timedelta(milliseconds=1)
 
 

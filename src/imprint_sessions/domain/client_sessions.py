@@ -219,8 +219,7 @@ async def authenticate_client(
     )
     if context is None:
         raise ClientCredentialRequired()
-    if context.test_clock_at is not None:  # the rest of the request follows the sandbox's clock
-        follow_test_clock(context.test_clock_at)
+    follow_test_clock(context.test_clock_at)  # a sandbox's clock, if any, for the rest of it
     if claims.expires_at <= clock.now_ms():
         raise ClientCredentialRequired()
     return ClientPrincipal(claims=claims, context=context)

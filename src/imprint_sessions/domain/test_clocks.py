@@ -64,11 +64,13 @@ async def advance_test_clock(
 ) -> Sandbox:
     """Move the sandbox's clock to ``to``, or ``seconds`` on from where it is; never back.
 
-    Exactly one of them is given (the route checks). Advancing to the time it already shows is
-    allowed and changes nothing, so a retried call is harmless. A time in the clock's past, or
-    past the last one it can show, is a conflict with the clock's state (409), not a malformed
-    request: the same body is fine for a clock further back.
+    Exactly one of them is given (a 400 otherwise, named as the API names them). Advancing to
+    the time it already shows is allowed and changes nothing, so a retried call is harmless. A
+    time in the clock's past, or past the last one it can show, is a conflict with the clock's
+    state (409), not a malformed request: the same body is fine for a clock further back.
     """
+    if (to is None) == (seconds is None):
+        raise InvalidRequest("frozen_time: give exactly one of frozen_time and seconds")
     sandbox = await get_test_clock(repos, caller_id=caller_id, sandbox_id=sandbox_id)
     assert sandbox.test_clock_at is not None  # get_test_clock refuses a sandbox without one
     if seconds is not None:
@@ -79,7 +81,7 @@ async def advance_test_clock(
                 "seconds: would take the clock past 9999-12-31T23:59:59.999Z, the last time it "
                 "can show",
             )
-    assert to is not None
+    assert to is not None  # one of the two, checked above
     if not EARLIEST_AT <= to <= LATEST_AT:
         raise InvalidRequest(f"frozen_time: {_RANGE}")
     advanced = await repos.advance_test_clock(sandbox.id, to=to)

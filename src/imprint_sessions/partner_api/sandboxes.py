@@ -15,7 +15,6 @@ from fastapi import APIRouter, Path, Request, Response
 
 from imprint_sessions.deps import Svc
 from imprint_sessions.domain import sandboxes, test_clocks
-from imprint_sessions.errors import InvalidRequest
 from imprint_sessions.json_body import JsonBody
 from imprint_sessions.partner_api.auth import PartnerAuth
 from imprint_sessions.partner_api.errors_doc import error_responses
@@ -176,8 +175,6 @@ async def advance_test_clock(
     by then (expiry, webhook retries) does, at once for its next request, within a second for
     its webhooks. Moving to the time it shows changes nothing."""
     body = await _ADVANCE.read(request)
-    if (body.frozen_time is None) == (body.seconds is None):
-        raise InvalidRequest("frozen_time: give exactly one of frozen_time and seconds")
     async with services.database.unit_of_work() as uow:
         sandbox = await test_clocks.advance_test_clock(
             uow.repositories,

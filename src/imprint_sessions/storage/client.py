@@ -15,6 +15,7 @@ from imprint_sessions.storage.customer_sessions import SESSION_COLUMNS, customer
 from imprint_sessions.storage.customers import CUSTOMER_COLUMNS, customer_from_row
 from imprint_sessions.storage.dialect import WRITABLE_CTES, id_text
 from imprint_sessions.storage.records import ClientContext, CustomerSession, NewAuditEvent
+from imprint_sessions.storage.sandboxes import partner_now
 from imprint_sessions.storage.sql import Executor, Repository, Row, Statement, bp
 from imprint_sessions.storage.tables import Id, customer_sessions, customers, partners
 
@@ -52,17 +53,11 @@ def _consume_audited(consume: sa.Update) -> Statement:
     )
 
 
-# In the sandbox, "now" is the session's partner's test clock where it has one (read in the same
-# statement: the secret names no partner until the session is found).
-_SANDBOX_NOW = sa.func.coalesce(
-    sa.select(partners.c.test_clock_at).where(partners.c.id == s.partner_id).scalar_subquery(),
-    bp("now"),
-)
-_CONSUME = {False: Statement(_consume(bp("now"))), True: Statement(_consume(_SANDBOX_NOW))}
-_CONSUME_AUDITED = {
-    False: _consume_audited(_consume(bp("now"))),
-    True: _consume_audited(_consume(_SANDBOX_NOW)),
-}
+# Keyed by whether test clocks are followed (the sandbox): then "now" is the session's partner's
+# test clock where it has one (the secret names no partner until the statement finds the session).
+_NOW = {False: bp("now"), True: partner_now(s.partner_id)}
+_CONSUME = {clocks: Statement(_consume(now)) for clocks, now in _NOW.items()}
+_CONSUME_AUDITED = {clocks: _consume_audited(_consume(now)) for clocks, now in _NOW.items()}
 _FIND = Statement(sa.select(*SESSION_COLUMNS).where(s.id == bp("id")))
 
 # Negative control only (IMPRINT_UNSAFE_RACY_EXCHANGE): no "consumed_at IS NULL", on purpose.

@@ -26,6 +26,19 @@ _KEPT = frozenset({"partners", "api_keys", "audit_events"})
 # Not a partner's at all: the deployment's console operators and their logins. Never wiped.
 DEPLOYMENT_TABLES = frozenset({"operators", "operator_sessions"})
 
+
+def partner_test_clock(partner_id: Any) -> Any:
+    """The time the test clock of the partner ``partner_id`` (a column of the statement's row)
+    shows, NULL when it has none: read in the statement that needs it, so no request pays a
+    round trip of its own for it (the exchange, the webhook worker's claim)."""
+    return sa.select(p.test_clock_at).where(p.id == partner_id).scalar_subquery()
+
+
+def partner_now(partner_id: Any) -> Any:
+    """ "Now" for the partner ``partner_id``: its test clock's time, else the ``now`` parameter."""
+    return sa.func.coalesce(partner_test_clock(partner_id), bp("now"))
+
+
 _SANDBOX_COLUMNS = columns(
     partners, "id name sandbox_of created_at test_clock_at", sandbox_of="parent_id"
 )

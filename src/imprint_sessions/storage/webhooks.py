@@ -33,6 +33,7 @@ from imprint_sessions.storage.records import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from imprint_sessions.storage.sandboxes import partner_now, partner_test_clock
 from imprint_sessions.storage.sql import (
     Executor,
     Repository,
@@ -48,7 +49,6 @@ from imprint_sessions.storage.sql import (
     values_of,
 )
 from imprint_sessions.storage.tables import (
-    partners,
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
@@ -225,26 +225,18 @@ _GET_DELIVERY = _select_scoped(webhook_deliveries, _DELIVERY_COLUMNS)
 
 
 # -- the worker ----------------------------------------------------------------------------------
-# Due: pending, its time come, no live lease. PostgreSQL locks the rows it picks and skips rows
-# another worker is claiming this instant; the lease keeps them off everyone else's list until
-# the attempt is recorded (or the lease runs out because the worker died).
-# In the sandbox, a delivery of a partner with a test clock falls due by that clock's time
-# (``domain/test_clocks.py``); its lease, which guards against a dead worker, by real time.
-def _partner_clock(delivery: Any) -> Any:
-    return (
-        sa.select(partners.c.test_clock_at)
-        .where(partners.c.id == delivery.c.partner_id)
-        .scalar_subquery()
-    )
-
-
 def _due(test_clocks: bool) -> Any:
-    due_by = sa.func.coalesce(_partner_clock(webhook_deliveries), bp("now"))
+    """Due: pending, its time come, no live lease. PostgreSQL locks the rows it picks and skips
+    rows another worker is claiming this instant; the lease keeps them off everyone else's list
+    until the attempt is recorded (or the lease runs out because the worker died). With
+    ``test_clocks`` (the sandbox), a delivery of a partner with a test clock falls due by that
+    clock's time (``domain/test_clocks.py``); its lease, which guards against a dead worker, by
+    real time."""
     return (
         sa.select(d.id)
         .where(
             d.status == lit("pending"),
-            d.next_attempt_at <= (due_by if test_clocks else bp("now")),
+            d.next_attempt_at <= (partner_now(d.partner_id) if test_clocks else bp("now")),
             sa.or_(d.locked_until.is_(None), d.locked_until <= bp("now")),
         )
         .order_by(d.next_attempt_at)
@@ -260,7 +252,9 @@ def _claimed_select(claimed: Any, test_clocks: bool) -> Any:
     """The deliveries ``claimed`` (the table, or the claim's CTE) with events and endpoints (and
     in the sandbox the time of the partner's test clock, if any, which its retries follow)."""
     e, p = webhook_events.alias("e"), webhook_endpoints.alias("ep")
-    clock = (_partner_clock(claimed) if test_clocks else sa.null()).label("test_clock_at")
+    clock = (partner_test_clock(claimed.c.partner_id) if test_clocks else sa.null()).label(
+        "test_clock_at"
+    )
     delivery = (
         id_text(claimed.c[name]).label(name)
         if isinstance(webhook_deliveries.c[name].type, sa.Uuid)

@@ -220,8 +220,7 @@ class WebhookWorker:
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         delivery = claimed.delivery
         signed_at = self._clock.now_ms()
-        # The partner's time: its test clock's (a sandbox with one), else the same real time.
-        now = signed_at if claimed.test_clock_at is None else claimed.test_clock_at
+        now = self._partner_time(claimed, real=signed_at)
         attempt: WebhookAttempt | None = None
         decision = retire_for_endpoint(delivery, endpoint_status=claimed.endpoint.status)
         if decision is None:
@@ -256,7 +255,7 @@ class WebhookWorker:
             next_attempt_at=decision.next_attempt_at,
             last_attempt_at=now if attempt else delivery.last_attempt_at,
             last_error=decision.last_error,
-            updated_at=now if claimed.test_clock_at is not None else self._clock.now_ms(),
+            updated_at=self._partner_time(claimed, real=self._clock.now_ms()),
         )
         try:
             kept = await self._database.repositories.finish_webhook_delivery(outcome, attempt)
@@ -280,6 +279,11 @@ class WebhookWorker:
                 "lease_kept": kept,
             },
         )
+
+    @staticmethod
+    def _partner_time(claimed: ClaimedDelivery, *, real: int) -> int:
+        """The partner's time: its test clock's (a sandbox with one), else ``real``."""
+        return real if claimed.test_clock_at is None else claimed.test_clock_at
 
     async def _attempt(self, claimed: ClaimedDelivery, now: int, *, signed_at: int) -> _Sent:
         """Sign (at ``signed_at``, real time) and POST; the HTTP client's outcome mapped to a

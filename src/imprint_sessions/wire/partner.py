@@ -86,7 +86,7 @@ def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
     dependent: dict[str, list[str]] = getattr(model, "DEPENDENT_REQUIRED", {})
     if dependent:
         schema["dependentRequired"] = dependent
-    # Fields of which exactly one is sent (the route refuses none and both, with a 400).
+    # Fields of which exactly one is sent (the domain refuses none and both, with a 400).
     exactly_one: tuple[str, ...] = getattr(model, "EXACTLY_ONE_OF", ())
     if exactly_one:
         schema["oneOf"] = [{"required": [name]} for name in exactly_one]
