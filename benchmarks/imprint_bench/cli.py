@@ -24,11 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from imprint_bench import pg, pools, prism
+from imprint_bench.budget import (
+    budget,
+    categorise,
+    perf_available,
+    pool_checkouts,
+    read_syscalls,
+    start_syscall_counter,
+)
+from imprint_bench.budget import table as budget_table
 from imprint_bench.common import BENCH_DIR, BIN, ROOT, BenchError, sh
-from imprint_bench.proc import run_load, wait_for_quiet
+from imprint_bench.proc import group_cpu, run_load, wait_for_quiet
 from imprint_bench.server import Server
 
-SCENARIOS = ("new", "existing", "mix", "retrieve", "exchange", "client_path")
+SCENARIOS = ("new", "existing", "mix", "retrieve", "exchange", "client_path", "overload")
 CREATE = ("new", "existing", "mix")
 LOOP_SCENARIOS = (*CREATE, "retrieve")  # the sqlite3 loop's (not exchange: see the README)
 RETRIEVE_SALT = "bench-retrieve-"
@@ -46,7 +55,7 @@ QUICK = {
 }
 FULL = {
     "backends": "postgresql,sqlite",
-    "scenarios": "new,existing,retrieve,exchange,client_path",
+    "scenarios": "new,existing,retrieve,exchange,client_path,overload",
     "duration": 20,
     "warmup": 5,
     "quiet_wait": 60.0,
@@ -68,8 +77,12 @@ def ensure_tools(args: argparse.Namespace) -> None:
         for tool in ("psql", "pgbench"):
             if shutil.which(tool) is None:
                 raise BenchError(f"{tool} not found (apt-get install postgresql-client)")
-    if args.profile and not (BIN / "py-spy").exists():
+    if (args.profile or args.budget) and not (BIN / "py-spy").exists():
         sh([str(BIN / "pip"), "install", "--quiet", "py-spy"], timeout=600)
+    if args.budget:
+        why = perf_available()
+        if why:
+            raise BenchError(f"--budget: {why}")
     if args.prism:
         args.prism_unavailable = prism.unavailable()
         if args.prism_unavailable:
@@ -109,14 +122,18 @@ def summarise_profile(raw: Path, top: int = 25) -> str:
     return "\n".join(lines) + "\n"
 
 
+PROFILE_RATE = 200  # py-spy samples per second
+
+
 def start_profiler(
     args: argparse.Namespace, server: Server, run_dir: Path
 ) -> subprocess.Popen[bytes] | None:
     """py-spy on the server for the measured run: only samples holding the GIL (Python work)."""
-    if not args.profile:
+    if not (args.profile or args.budget):
         return None
     return subprocess.Popen(
-        [str(BIN / "py-spy"), "record", "--gil", "--nonblocking", "--subprocesses", "-r", "200",
+        [str(BIN / "py-spy"), "record", "--gil", "--nonblocking", "--subprocesses",
+         "-r", str(PROFILE_RATE),
          "-d", str(args.duration), "-f", "raw", "-o", str(run_dir / "profile.txt"),
          "-p", str(server.proc.pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -188,6 +205,7 @@ def start(
     run_dir: Path,
     workers: int,
     stack: contextlib.ExitStack,
+    extra_env: dict[str, str] | None = None,
 ) -> Running:
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True)
@@ -204,6 +222,7 @@ def start(
     env.setdefault("IMPRINT_ACCESS_LOG", "true")  # as deployed
     # One API key sends everything: the per-key rate limit would answer 429s.
     env.setdefault("IMPRINT_RATE_LIMIT_PER_SECOND", "0")
+    env.update(extra_env or {})
     if dbname is not None:
         pg.wait_for_connections(args.pg_url, 16 * workers)  # the service's pools (16 each)
     server = Server(env, workers, run_dir)
@@ -291,6 +310,12 @@ def measure_wrk(
         lua_args, env = prepare("measured", rate, attempt)
         wait_for_quiet(args.quiet_cores, args.quiet_wait)
         profiler = start_profiler(args, server, run_dir) if server else None
+        counter = None
+        if args.budget and server is not None:
+            checkouts_before = pool_checkouts(server.base_url)
+            counter = start_syscall_counter(
+                list(group_cpu(server.pgid)), args.duration, run_dir / "syscalls.txt"
+            )
         cmd = wrk_command(args, url, lua, args.duration, lua_args)
         log = run_dir / f"wrk-{attempt}.txt"
         output, cores = run_load(
@@ -309,7 +334,23 @@ def measure_wrk(
             profiler.wait(timeout=60)
             summary = summarise_profile(run_dir / "profile.txt")
             (run_dir / "profile-summary.txt").write_text(summary)
-            print(summary)
+            if args.profile:
+                print(summary)
+        if counter is not None:
+            assert server is not None
+            counter.wait(timeout=60)
+            counts, total = categorise(run_dir / "profile.txt")
+            stats["budget"] = budget(
+                counts=counts,
+                total_samples=total,
+                sample_rate=PROFILE_RATE,
+                seconds=args.duration,
+                server_cores=cores["server"],
+                rps=stats["rps"],
+                syscalls=read_syscalls(run_dir / "syscalls.txt"),
+                requests=stats["requests"],
+                checkouts=pool_checkouts(server.base_url) - checkouts_before,
+            )
         stats["attempt"] = attempt
         rate = max(rate, stats["rps"])
         if best is None or cores["other"] < best[1]["other"]:
@@ -333,6 +374,7 @@ def measure_wrk(
         "cores": cores,
         "contended": cores["other"] > args.quiet_cores,
         "wrk": stats,
+        **({"budget": stats["budget"]} if "budget" in stats else {}),
         "wrk_command": " ".join([*cmd[: -len(lua_args) - 3], lua, "URL", "--", *lua_args[:1]]),
     }
 
@@ -564,6 +606,110 @@ def sqlite_bar(args: argparse.Namespace, scenario: str, run: Running) -> dict[st
     return best
 
 
+# -- overload --------------------------------------------------------------------------------------
+# (name, server settings): the capacity case (every request valid and within its key's limit:
+# what the process cannot take it must shed) and the per-key limit's (most requests refused 429,
+# as in issue 15's report).
+OVERLOAD_CASES: tuple[tuple[str, dict[str, str]], ...] = (
+    ("capacity", {}),
+    ("per-key limit", {"IMPRINT_RATE_LIMIT_PER_SECOND": "100", "IMPRINT_RATE_LIMIT_BURST": "200"}),
+)
+
+
+def overload_scenario(args: argparse.Namespace, backend: Backend, out: Path) -> dict[str, Any]:
+    """Create-session for new customers from the overload driver (every request timed from when
+    its connection wanted to send it, a 2 s budget each) at 64 connections, then at each of
+    ``--overload-connections``; per case, a fresh database and server."""
+    cases = []
+    for name, extra_env in OVERLOAD_CASES:
+        run_dir = out / f"{backend.name}-overload-{name.replace(' ', '-')}"
+        with contextlib.ExitStack() as stack:
+            run = start(args, backend, run_dir, args.workers, stack, extra_env)
+            drive(run, 32, args.warmup, "warmup")
+            run.analyze()
+            runs = [drive(run, c, args.duration, str(c)) for c in (64, *args.overload_connections)]
+        cases.append({"case": name, "runs": runs})
+    return {"cases": cases}
+
+
+def drive(run: Running, connections: int, seconds: int, label: str) -> dict[str, Any]:
+    """One run of the overload driver against ``run``'s server; its figures and the cores."""
+    cmd = module_command(
+        "overload",
+        "--url",
+        run.server.base_url,
+        "--connections",
+        str(connections),
+        "--seconds",
+        str(seconds),
+        "--warmup",
+        "1",
+    )
+    log = run.run_dir / f"overload-{label}.txt"
+    output, cores = run_load(
+        cmd,
+        seconds + 1,
+        log,
+        env=module_env(IMPRINT_API_KEY=run.server.api_key),
+        server_pgid=run.server.pgid,
+        dbname=run.dbname,
+    )
+    found = re.search(r"^OVERLOAD_JSON (.*)$", output, re.M)
+    if not found:
+        raise BenchError(f"the overload driver printed no figures (see {log})")
+    result: dict[str, Any] = json.loads(found.group(1))
+    result["cores"] = cores
+    return result
+
+
+def overload_report(results: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for r in results:
+        if r["scenario"] != "overload":
+            continue
+        lines += [
+            "",
+            f"overload on {r['backend']} (create-session, new customers; every request timed "
+            "from when its connection wanted to send it, 2 s budget):",
+            "",
+            "| case | connections | answers/s | admitted (200)/s | admitted vs 64 "
+            "| 200 p50 / p99 ms | refused (429, 503)/s | refused p50 / p99 / max ms "
+            "| timeouts | connections answered | server cores |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for case in r["cases"]:
+            base = case["runs"][0]["admitted_per_s"]
+            for run in case["runs"]:
+                ok = run["statuses"].get("200", {"p50_ms": 0.0, "p99_ms": 0.0})
+                refused = run["refused"]
+                lines.append(
+                    f"| {case['case']} | {run['connections']} | {run['answers_per_s']:,.0f} "
+                    f"| {run['admitted_per_s']:,.0f} "
+                    f"| {run['admitted_per_s'] / base if base else 0:.2f} "
+                    f"| {ok['p50_ms']:.0f} / {ok['p99_ms']:.0f} "
+                    f"| {refused['count'] / run['seconds']:,.0f} "
+                    f"| {refused['p50_ms']:.0f} / {refused['p99_ms']:.0f} "
+                    f"/ {refused['max_ms']:.0f} "
+                    f"| {run['timeouts']} | {run['answered_connections']} of {run['connections']} "
+                    f"| {run['cores']['server']:.2f} |"
+                )
+    return lines
+
+
+def overload_ratios(r: dict[str, Any]) -> list[str]:
+    """``ratio overload-<case>-<connections>``: admitted requests per second there over the
+    same case's at 64 connections (the issue's bar: at least 0.9)."""
+    prefix = "overload" if r["backend"] == "postgresql" else "sqlite-overload"
+    lines = []
+    for case in r["cases"]:
+        base = case["runs"][0]["admitted_per_s"]
+        name = "capacity" if case["case"] == "capacity" else "limited"
+        for run in case["runs"][1:]:
+            value = run["admitted_per_s"] / base if base else 0.0
+            lines.append(f"ratio {prefix}-{name}-{run['connections']} {value:.2f}")
+    return lines
+
+
 # -- one measurement -------------------------------------------------------------------------------
 def run_scenario(
     args: argparse.Namespace,
@@ -577,6 +723,9 @@ def run_scenario(
     name = f"{backend.name}-{scenario}" + (f"-{workers}workers" if workers != args.workers else "")
     run_dir = out / name
     result: dict[str, Any] = {"backend": backend.name, "scenario": scenario, "workers": workers}
+    if scenario == "overload":
+        result.update(overload_scenario(args, backend, out))
+        return result
     with contextlib.ExitStack() as stack:
         run = start(args, backend, run_dir, workers, stack)
         if scenario == "client_path":
@@ -627,7 +776,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "| bar db CPU s/1k tx | service/bar |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|",
     ]
-    for r in results:
+    measured = [r for r in results if r["scenario"] != "overload"]
+    for r in measured:
         bar = r.get("bar")
         bar_cells = ["-", "-", "-", "-", "-"]
         if bar:
@@ -646,7 +796,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             + " | ".join(bar_cells)
             + " |"
         )
-    for r in results:
+    for r in measured:
         if r["scenario"] != "client_path":
             continue
         d = r["driver"]
@@ -671,7 +821,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "| load generator | other | machine |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
-    for r in results:
+    for r in measured:
         runs = [(f"{r['backend']} {r['scenario']} ({r['workers']}w)", r["cores"])]
         if "bar" in r:
             runs.append((f"{r['bar']['name']} {r['scenario']}", r["bar"]["cores"]))
@@ -680,6 +830,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"| {name} | {c['server']:.2f} | {c['event_loop']:.2f} | {c['postgres']:.2f} "
                 f"| {c['load_generator']:.2f} | {c['other']:.2f} | {c['machine']:.2f} |"
             )
+    lines += overload_report(results)
+    lines += budget_table(results)
     return "\n".join(lines) + "\n"
 
 
@@ -688,6 +840,8 @@ def ratio_lines(results: list[dict[str, Any]], args: argparse.Namespace) -> list
     lines = []
     main = [r for r in results if r["backend"] != "prism" and r["workers"] == args.workers]
     for r in main:
+        if r["scenario"] == "overload":
+            lines += overload_ratios(r)
         if "ratio" in r:
             name = r["scenario"] if r["backend"] == "postgresql" else f"sqlite-{r['scenario']}"
             lines.append(f"ratio {name} {r['ratio']:.2f}")
@@ -769,6 +923,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--retrieve-pool", type=int, help="sessions the retrieve scenario reads (20000)")
     p.add_argument(
+        "--overload-connections",
+        default="300,1000",
+        help="the overload scenario's connection counts, after 64 (300,1000)",
+    )
+    p.add_argument(
         "--exchange-rate-guess",
         type=float,
         default=6000,
@@ -803,6 +962,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="prism mock -v (info: as it ships; 'silent' to compare without its log)",
     )
     p.add_argument("--profile", action="store_true", help="py-spy the server during measured runs")
+    p.add_argument(
+        "--budget",
+        action="store_true",
+        help="print each scenario's CPU budget per request: py-spy by category, system calls\n"
+        "(perf stat) and SQL round trips (pg_stat_database); see budget.py",
+    )
     p.add_argument("--out", type=Path, help="results dir (benchmarks/results/TIMESTAMP)")
     args = p.parse_args(argv)
     preset = QUICK if args.quick else FULL
@@ -817,6 +982,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--scenarios: some of {', '.join(SCENARIOS)}")
     if args.scale_scenario not in SCENARIOS:
         p.error(f"--scale-scenario: one of {', '.join(SCENARIOS)}")
+    args.overload_connections = [int(c) for c in args.overload_connections.split(",") if c]
     args.prism_unavailable = None
     return args
 
@@ -896,6 +1062,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_line(r: dict[str, Any]) -> None:
+    if r["scenario"] == "overload":
+        for line in overload_ratios(r):
+            print(f"   {line.removeprefix('ratio ')}", flush=True)
+        return
     text = f"   {r['rps']:.0f} req/s"
     if r["p50_ms"] is not None:
         text += f", p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"

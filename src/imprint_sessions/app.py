@@ -35,6 +35,7 @@ from imprint_sessions.logs import configure_logging, redact_credentials
 from imprint_sessions.middleware import (
     REQUEST_ID_SCOPE_KEY,
     BodySizeLimitMiddleware,
+    LoadSheddingMiddleware,
     RequestIdMiddleware,
 )
 from imprint_sessions.observability import metrics as service_metrics
@@ -347,6 +348,13 @@ def create_app(
         app.add_middleware(ConnectionDropMiddleware)
     if tracer is not None:  # inside RequestIdMiddleware: each span carries the request id
         app.add_middleware(tracing.TracingMiddleware, tracer=tracer)
+    app.add_middleware(
+        LoadSheddingMiddleware,
+        max_in_flight=settings.max_in_flight,
+        max_queue_seconds=settings.max_queue_seconds,
+        render_error=render_error,
+        on_shed=service_metrics.SHED_REQUESTS.inc,
+    )
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     return app
 

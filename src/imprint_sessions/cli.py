@@ -494,7 +494,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            loop="uvloop",
+            loop=settings.event_loop,
             http="httptools",
             access_log=False,  # our RequestIdMiddleware writes a redacted access log
             log_config=None,

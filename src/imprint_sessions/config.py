@@ -73,6 +73,25 @@ class Settings(BaseSettings):
         le=600,
         description="Bound on every PostgreSQL statement (and on opening a connection), then 503",
     )
+    # Load shedding (BENCHMARKS.md, "Overload"): at most max_in_flight requests at once per
+    # process; one more waits up to max_queue_seconds for a place, then is answered 503 with
+    # Retry-After. Waiting there costs no CPU, unlike waiting behind the database pool.
+    max_in_flight: int = Field(
+        default=128,
+        ge=1,
+        le=100_000,
+        description="Requests a process works on at once; more wait, then 503",
+    )
+    max_queue_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=30,
+        description="How long a request waits for one of max_in_flight places before its 503",
+    )
+    # The standard library's loop is fair to every connection when the process is saturated;
+    # uvloop starved some past a 2 s timeout at 1,000 connections, for no measurable gain in
+    # throughput at 64 (BENCHMARKS.md, "Overload"). uvloop stays available.
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     max_body_bytes: int = Field(default=65_536, ge=1024)
     log_level: str = "INFO"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import re
 import secrets
@@ -19,6 +21,7 @@ __all__ = [
     "REQUEST_ID_PATTERN",
     "REQUEST_ID_SCOPE_KEY",
     "BodySizeLimitMiddleware",
+    "LoadSheddingMiddleware",
     "RequestIdMiddleware",
     "new_request_id",
 ]
@@ -138,6 +141,98 @@ class RequestIdMiddleware:
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+# Answered however busy the process is: liveness (a process that sheds load is alive, and a
+# restart would only add to the load) and the metrics that show the shedding.
+_NEVER_SHED = frozenset({"/healthz", "/metrics"})
+SHED_RETRY_AFTER_SECONDS = 1
+
+
+class LoadSheddingMiddleware:
+    """Bounds the requests a process works on at once to ``max_in_flight``. One that arrives
+    while all are taken waits, in arrival order, up to ``max_queue_seconds`` for a place; if
+    none frees up by then it is answered 503 with ``Retry-After``, its body never read.
+
+    Without it, overload queued where queueing costs the most: every request was admitted,
+    waited for one of the pool's connections behind hundreds of others, and the event loop,
+    busy with all of them, took seconds to resume each, so admitted requests slowed to a crawl
+    and some passed the clients' timeouts (BENCHMARKS.md, "Overload"). A request waiting here
+    costs no CPU, the admitted ones run as fast as in an unloaded process, and no answer takes
+    much longer than ``max_queue_seconds`` plus one request's work.
+
+    Inside ``RequestIdMiddleware``, so a refusal carries its request id, is counted in the
+    request metrics and logged like any other answer.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        max_queue_seconds: float,
+        render_error: Callable[[str, int, list[str]], bytes],
+        on_shed: Callable[[], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.max_queue_seconds = max_queue_seconds
+        self.render_error = render_error
+        self.on_shed = on_shed
+        self.in_flight = 0
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _NEVER_SHED:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight < self.max_in_flight:
+            self.in_flight += 1
+        elif not await self._wait_for_a_place():
+            if self.on_shed is not None:
+                self.on_shed()
+            await self._send_unavailable(scope, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._release()
+
+    async def _wait_for_a_place(self) -> bool:
+        """Wait for a finishing request to hand over its place; False: none did in time."""
+        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(place)
+        try:
+            async with asyncio.timeout(self.max_queue_seconds):
+                await place
+        except TimeoutError:
+            # Handed over just as the time ran out: it is ours (and counted) all the same.
+            if place.done() and not place.cancelled():
+                return True
+            place.cancel()  # skipped by _release
+            return False
+        except BaseException:
+            if place.done() and not place.cancelled():
+                self._release()  # handed over, but this request is going away: pass it on
+            else:
+                place.cancel()
+            raise
+        return True
+
+    def _release(self) -> None:
+        """A request is done: its place goes to the longest waiting request, if any."""
+        while self._waiting:
+            place = self._waiting.popleft()
+            if not place.done():
+                place.set_result(None)  # in_flight is unchanged: the place changes hands
+                return
+        self.in_flight -= 1
+
+    async def _send_unavailable(self, scope: Scope, send: Send) -> None:
+        body = self.render_error(
+            scope["path"], 503, ["server: too busy to take this request now, retry shortly"]
+        )
+        retry_after = str(SHED_RETRY_AFTER_SECONDS).encode("ascii")
+        await send_error(send, 503, body, (b"retry-after", retry_after))
+
 
 class BodySizeLimitMiddleware:
     """Answers 413 to a POST/PUT/PATCH/DELETE whose body is larger than ``max_body_bytes``.
@@ -202,19 +297,24 @@ class BodySizeLimitMiddleware:
         body = self.render_error(
             scope["path"], 413, [f"body: must be at most {self.max_body_bytes} bytes"]
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                    # The rest of the body is never read, so the connection cannot be reused.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        # The rest of the body is never read, so the connection cannot be reused.
+        await send_error(send, 413, body, (b"connection", b"close"))
+
+
+async def send_error(send: Send, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+    """A JSON error body (``render_error``'s), with ``headers`` besides its type and length."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

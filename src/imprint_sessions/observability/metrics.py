@@ -82,6 +82,10 @@ _REFUSALS = {reason: EXCHANGE_REFUSALS.labels(reason) for reason in EXCHANGE_REF
 RATE_LIMIT_REJECTIONS = Counter(
     "imprint_rate_limit_rejections", "Partner API requests refused 429 by the per-key rate limit"
 )
+SHED_REQUESTS = Counter(
+    "imprint_shed_requests",
+    "Requests answered 503 at once because the process was at IMPRINT_MAX_IN_FLIGHT",
+)
 WEBHOOK_ATTEMPTS = Counter(
     "imprint_webhook_delivery_attempts", "Webhook delivery attempts, by endpoint", ("endpoint_id",)
 )
