@@ -963,6 +963,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--profile", action="store_true", help="py-spy the server during measured runs")
     p.add_argument(
+        "--candidates",
+        action="store_true",
+        help="only evaluate what would change the floor (granian and uvicorn, msgspec and\n"
+        "pydantic, a bare ASGI path): see candidates.py",
+    )
+    p.add_argument(
         "--budget",
         action="store_true",
         help="print each scenario's CPU budget per request: py-spy by category, system calls\n"
@@ -994,6 +1000,15 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results: list[dict[str, Any]] = []
+    if args.candidates:
+        from imprint_bench import candidates
+
+        try:
+            ensure_tools(args)
+            return candidates.main(args, out)
+        except BenchError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
     try:
         ensure_tools(args)
         header = (

@@ -109,7 +109,8 @@ def main() -> int:
     conn = connect(args.db, args.synchronous)
     # The service's runner, bound to one in-place handle (as inside a unit of work): the same
     # statements and transactions, with no thread hop.
-    repos = SqlRepositories(Runner(asyncio.Queue(), _InPlaceHandle(conn)))  # type: ignore[arg-type]
+    handle = _InPlaceHandle(conn)
+    repos = SqlRepositories(Runner(asyncio.Queue(), handle, write_lock=asyncio.Lock()))  # type: ignore[arg-type]
     template = _template(conn, args.template_id)
     base = _new_session(template)
     partner_id = template["s"]["partner_id"]

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from imprint_sessions.storage.sql import Runner as SqlRunner
-from imprint_sessions.storage.sqlite.runner import Handle, Runner, checkout
+from imprint_sessions.storage.sqlite.runner import Handle, Runner, checkout, write_turn
 from imprint_sessions.storage.store import SqlRepositories
 
 
@@ -46,25 +46,29 @@ class SqliteDatabase:
             self._pool.put_nowait(handle)
         self._wrap = wrap or (lambda runner: runner)
         self._on_pool_wait = on_pool_wait
+        self._write_lock = asyncio.Lock()  # this process's writers, one at a time (runner.py)
         self.repositories = SqlRepositories(
-            self._wrap(Runner(self._pool, on_pool_wait=on_pool_wait))
+            self._wrap(Runner(self._pool, write_lock=self._write_lock, on_pool_wait=on_pool_wait))
         )
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqliteUnitOfWork]:
-        """One ``BEGIN IMMEDIATE`` transaction; leaving without ``commit()`` rolls it back."""
-        handle = await checkout(self._pool, self._on_pool_wait)
-        uow: SqliteUnitOfWork | None = None
-        try:
-            await handle.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            uow = SqliteUnitOfWork(handle, SqlRepositories(self._wrap(Runner(self._pool, handle))))
-            yield uow
-        finally:
+        """One ``BEGIN IMMEDIATE`` transaction, holding this process's write lock; leaving
+        without ``commit()`` rolls it back."""
+        async with write_turn(self._write_lock):
+            handle = await checkout(self._pool, self._on_pool_wait)
+            uow: SqliteUnitOfWork | None = None
             try:
-                if uow is not None and not uow.committed:
-                    await handle.run(lambda c: c.execute("ROLLBACK"))
+                await handle.run(lambda c: c.execute("BEGIN IMMEDIATE"))
+                runner = Runner(self._pool, handle, write_lock=self._write_lock)
+                uow = SqliteUnitOfWork(handle, SqlRepositories(self._wrap(runner)))
+                yield uow
             finally:
-                self._pool.put_nowait(handle)
+                try:
+                    if uow is not None and not uow.committed:
+                        await handle.run(lambda c: c.execute("ROLLBACK"))
+                finally:
+                    self._pool.put_nowait(handle)
 
     def pool_usage(self) -> tuple[int, int]:
         """Connections checked out of the pool, and the most it may hold."""

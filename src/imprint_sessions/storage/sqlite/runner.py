@@ -4,16 +4,22 @@ Each connection lives on its own thread, so the event loop never waits on the di
 method is one hop to that thread. WAL lets readers run beside the single writer; every write starts
 with ``BEGIN IMMEDIATE`` so a read-then-write never upgrades its lock mid-transaction (the cause of
 "database is locked"), and ``busy_timeout`` queues writers from other processes.
+
+Within a process, writers take turns on an ``asyncio.Lock`` before they take a connection (and a
+unit of work holds it to its end): SQLite's own wait for its write lock polls with sleeps of up
+to 100 ms, so writers racing for it on several connections lost most of their time asleep
+(BENCHMARKS.md, "Overload": throughput fell as connections rose, p99 near a second at 64).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,6 +143,22 @@ def _snapshot(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T])
         conn.execute("COMMIT")
 
 
+@contextlib.asynccontextmanager
+async def write_turn(lock: asyncio.Lock) -> AsyncIterator[None]:
+    """This process's turn to write, waited for as long as SQLite's own ``busy_timeout`` (then
+    the same 503: a writer that never gets its turn is one stuck behind a wedged one)."""
+    try:
+        async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000):
+            await lock.acquire()
+    except TimeoutError:
+        log.warning("sqlite: no turn to write within %d ms, answered 503", BUSY_TIMEOUT_MS)
+        raise ServiceUnavailable("database: busy, try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 async def checkout(
     pool: asyncio.Queue[Handle], on_wait: Callable[[float], None] | None = None
 ) -> Handle:
@@ -161,10 +183,12 @@ class Runner:
         pool: asyncio.Queue[Handle],
         handle: Handle | None = None,
         *,
+        write_lock: asyncio.Lock,
         on_pool_wait: Callable[[float], None] | None = None,
     ) -> None:
         self._pool = pool
-        self._handle = handle
+        self._handle = handle  # a unit of work's: it holds the write lock already
+        self._write_lock = write_lock
         self._on_pool_wait = on_pool_wait
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -180,7 +204,10 @@ class Runner:
         return await self.run(lambda conn: conn.execute(sql, args).fetchall())
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self.run(lambda conn: atomic(conn, work))
+        if self._handle is not None:
+            return await self._handle.run(lambda conn: atomic(conn, work))
+        async with write_turn(self._write_lock):
+            return await self.run(lambda conn: atomic(conn, work))
 
     async def one(self, statement: Statement, **params: Any) -> sqlite3.Row | None:
         compiled = statement.sqlite
