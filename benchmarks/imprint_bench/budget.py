@@ -33,7 +33,7 @@ from typing import Any
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "logging",
-        ("/logging/", "imprint_sessions/logs.py", r"^_log \(.*imprint_sessions/middleware"),
+        (r"\(logging/", r"imprint_sessions/logs\.py", r"^RequestIdMiddleware\._log "),
     ),
     ("metrics", ("prometheus_client", "imprint_sessions/observability/")),
     (

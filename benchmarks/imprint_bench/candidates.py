@@ -1,8 +1,9 @@
 """``benchmarks/run --candidates``: what would change the floor, measured in one run.
 
 1. **HTTP servers**: uvicorn with uvloop, uvicorn with the standard library's loop (``serve``'s
-   default), and granian (Rust, ASGI), each serving (a) a bare ASGI app that answers every
-   request with a fixed 200 JSON body, the floor of the server itself, and (b) the service
+   default), and granian (Rust, ASGI; on its default loop, uvloop), each serving (a) a bare ASGI
+   app that answers every request with a fixed 200 JSON body, the floor of the server itself,
+   and (b) the service
    (PostgreSQL, create-session for new customers), at 64 connections (wrk) and at 1,000 (the
    overload driver: timeouts and connections never answered show a server that starves some).
 2. **msgspec against pydantic** for the hot path's decode and encode, in process: the service's
@@ -57,7 +58,7 @@ def ensure(packages: list[str]) -> None:
 def server_command(server: str, target: str, port: int, *, factory: bool) -> list[str]:
     if server == "granian":
         cmd = [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--workers", "1", "--no-ws", "--loop", "asyncio"]
+        cmd += ["--port", str(port), "--workers", "1", "--no-ws"]  # its own loop choice: uvloop
         cmd += ["--log-level", "warning", *(["--factory"] if factory else []), target]
         return cmd
     loop = "uvloop" if server == "uvicorn+uvloop" else "asyncio"
@@ -256,11 +257,14 @@ from imprint_sessions.app import create_app
 from imprint_sessions.config import Settings
 from imprint_sessions.domain import partners
 from imprint_sessions.hot_paths import _get_session
+from imprint_sessions.storage import migrate
 from starlette.requests import Request
 
 async def main():
     data = Path(tempfile.mkdtemp())
-    settings = Settings(env="sandbox", data_dir=str(data), access_log=True,
+    url = f"sqlite:///{data / 'imprint.sqlite3'}"
+    migrate.upgrade(url)
+    settings = Settings(env="sandbox", data_dir=str(data), database_url=url, access_log=True,
                         rate_limit_per_second=0, secret_key="x" * 64)
     app = create_app(settings)
     out = {}

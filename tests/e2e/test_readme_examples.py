@@ -209,6 +209,12 @@ EXAMPLES = [
     Example("BENCHMARKS.md", "ratio new 0.22", not_run="figures a benchmark run printed"),
     Example(
         "BENCHMARKS.md",
+        "benchmarks/run --scenarios overload",
+        not_run="starts benchmarks (minutes of load on every core); its benchmarks/run options "
+        "are checked to exist",
+    ),
+    Example(
+        "BENCHMARKS.md",
         ".ci/newcomer.py --sqlite-only",
         not_run=".ci/run runs .ci/newcomer.py itself, on both stores, before the suite",
     ),

@@ -84,7 +84,8 @@ RATE_LIMIT_REJECTIONS = Counter(
 )
 SHED_REQUESTS = Counter(
     "imprint_shed_requests",
-    "Requests answered 503 at once because the process was at IMPRINT_MAX_IN_FLIGHT",
+    "Requests answered 503 after waiting IMPRINT_MAX_QUEUE_SECONDS for one of the process's "
+    "IMPRINT_MAX_IN_FLIGHT places",
 )
 WEBHOOK_ATTEMPTS = Counter(
     "imprint_webhook_delivery_attempts", "Webhook delivery attempts, by endpoint", ("endpoint_id",)
