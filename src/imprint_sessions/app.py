@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -237,6 +238,21 @@ def _install_openapi(app: FastAPI, *, sandbox: bool, metrics_token_required: boo
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# FastAPI's own OpenTelemetry layer, off: the service traces with its own spans (tracing.py,
+# redacted, off by default) and counts with its own metrics. Left on, it asked for the global
+# providers on every request, each a failed lookup in os.environ (4.8 us a request timed alone,
+# 6.5% of py-spy's samples of a saturated process: BENCHMARKS.md, "The CPU budget"), and
+# FASTAPI_OTEL_AUTO_CONFIGURE=true in the environment would have exported exception messages
+# that our log redaction never sees.
+_NO_FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -313,6 +329,7 @@ def create_app(
         version=__version__,
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        telemetry=_NO_FASTAPI_TELEMETRY,
     )
     _install_error_handlers(app)
     _install_openapi(

@@ -3,8 +3,11 @@ request with its request id, SQL statements as its children; off by default, not
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -148,3 +151,50 @@ async def test_with_an_otlp_endpoint_spans_are_posted_to_it_over_http(
                     }
     assert "GET /healthz" in names
     assert "req-otlp-1" in request_ids
+
+
+FASTAPI_TELEMETRY_PROBE = """
+import asyncio, sys
+import httpx
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)  # a global provider, as an instrumented host might set
+
+from imprint_sessions.app import create_app
+from imprint_sessions.config import Settings
+
+app = create_app(Settings(env="sandbox", data_dir=sys.argv[1], secret_key="k" * 64))
+
+async def main() -> None:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/healthz")).status_code == 200
+
+asyncio.run(main())
+print("SPANS", len(exporter.get_finished_spans()))
+"""
+
+
+def test_fastapis_own_telemetry_stays_off_even_with_a_global_tracer_provider(
+    tmp_path: Path,
+) -> None:
+    """Regression: FastAPI's native telemetry looked the global providers up in os.environ on
+    every request, and with one configured would have traced (and exported exception messages)
+    past the service's own redacted tracing. In a fresh process: the global provider set there
+    must receive no span from FastAPI."""
+    probe = subprocess.run(
+        [sys.executable, "-c", FASTAPI_TELEMETRY_PROBE, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "SPANS 0" in probe.stdout, probe.stdout + probe.stderr
