@@ -7,12 +7,11 @@ Regression: ``advance_to(datetime)`` sent ``2031-05-02T09:00:00+00:00``, which t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from partner_suite import assert_partner_suite_passes
 
 pytestmark = pytest.mark.slow
 
@@ -45,16 +44,4 @@ def test_a_sandbox_without_the_fixture_has_no_clock(imprint_sandbox):
 
 
 def test_each_way_of_moving_the_clock_works_from_a_partners_suite(tmp_path: Path) -> None:
-    (tmp_path / "test_partner_clock.py").write_text(PARTNER_TESTS)
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "3 passed" in ran.stdout, ran.stdout
+    assert_partner_suite_passes(tmp_path, {"test_partner_clock.py": PARTNER_TESTS}, passed=3)

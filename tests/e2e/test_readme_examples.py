@@ -37,6 +37,7 @@ import pytest
 from conftest import _REGISTRY
 from e2e.conftest import Deployment, Server, cli, open_deployment
 from imprint_sessions.wire.audit import AuditEvent
+from partner_suite import assert_partner_suite_passes
 from webhook_receiver import receiving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -943,15 +944,4 @@ def test_the_pytest_plugin_example_passes_as_a_partner_runs_it(tmp_path: Path) -
     """The README's partner test file, run by pytest in a fresh process with nothing but the
     installed plugin: it starts its own server, and its tests pass."""
     block = block_of("pytest_plugin")
-    (tmp_path / "test_imprint_integration.py").write_text(block.text)
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "3 passed" in ran.stdout, ran.stdout
+    assert_partner_suite_passes(tmp_path, {"test_imprint_integration.py": block.text}, passed=3)

@@ -204,9 +204,9 @@ class Runner:
         return await self.run(lambda conn: conn.execute(sql, args).fetchall())
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._handle is not None:
-            return await self._handle.run(lambda conn: atomic(conn, work))
-        async with write_turn(self._write_lock):
+        # A unit of work's runner writes in the turn its unit of work already holds.
+        turn = write_turn(self._write_lock) if self._handle is None else contextlib.nullcontext()
+        async with turn:
             return await self.run(lambda conn: atomic(conn, work))
 
     async def one(self, statement: Statement, **params: Any) -> sqlite3.Row | None:
