@@ -8,8 +8,8 @@
    overload driver: timeouts and connections never answered show a server that starves some).
 2. **msgspec against pydantic** for the hot path's decode and encode, in process: the service's
    create-session body validated by its own pydantic model, against a msgspec Struct of the
-   same fields and limits (without the e-mail and phone checks msgspec cannot express: a lower
-   bound for msgspec), and the response encoded by each.
+   same fields and types (without the length limits, or the e-mail and phone checks msgspec
+   cannot express: a lower bound for msgspec), and the response encoded by each.
 3. **A bare ASGI hot path against the current one**, in process on SQLite: retrieve-session
    through the whole app (every middleware, as served), through the hot-path handler alone (the
    route's own work: what a bare ASGI path would still do), and the repository call alone.
@@ -23,15 +23,15 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from imprint_bench.common import BENCH_DIR, BIN, BenchError, free_port, sh
+from imprint_bench.common import BENCH_DIR, BIN, BenchError, free_port, marked_json, sh
 from imprint_bench.proc import run_load
 
 GRANIAN = "granian==2.8.9"
@@ -78,8 +78,6 @@ def running(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Any:
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(OSError):
-                import socket
-
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -97,30 +95,25 @@ def running(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Any:
             proc.wait()
 
 
-def wrk(url: str, key: str, seconds: int, log: Path, pgid: int) -> dict[str, Any]:
-    cmd = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--timeout", "10s", "--latency"]
-    cmd += ["-s", str(BENCH_DIR / "create_session.lua"), url, "--", "new"]
+def wrk(
+    args: argparse.Namespace, url: str, key: str, seconds: int, log: Path, pgid: int
+) -> dict[str, Any]:
+    """The run's own wrk (64 connections, the ``new`` body), with the server's cores."""
+    from imprint_bench import cli
+
+    cmd = cli.wrk_command(args, url, "create_session.lua", seconds, ["new"])
     out, cores = run_load(cmd, seconds, log, env={**os.environ, "IMPRINT_API_KEY": key},
                           server_pgid=pgid)  # fmt: skip
-    found = re.search(r"^BENCH_JSON (.*)$", out, re.M)
-    if not found:
-        raise BenchError(f"wrk printed no figures (see {log})")
-    stats: dict[str, Any] = json.loads(found.group(1))
-    stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
+    stats = cli.wrk_stats(out, log)
     stats["server_cores"] = cores["server"]
     return stats
 
 
 def crowd(url: str, key: str, seconds: int, log: Path) -> dict[str, Any]:
-    cmd = [str(BIN / "python"), "-m", "imprint_bench.overload", "--url", url]
-    cmd += ["--connections", "1000", "--seconds", str(seconds), "--warmup", "1"]
-    env = {**os.environ, "IMPRINT_API_KEY": key, "PYTHONPATH": str(BENCH_DIR)}
-    out, _ = run_load(cmd, seconds + 1, log, env=env)
-    found = re.search(r"^OVERLOAD_JSON (.*)$", out, re.M)
-    if not found:
-        raise BenchError(f"the overload driver printed no figures (see {log})")
-    result: dict[str, Any] = json.loads(found.group(1))
-    return result
+    """The overload driver at 1,000 connections."""
+    from imprint_bench import cli
+
+    return cli.run_overload_driver(url, key, 1000, seconds, log)
 
 
 def servers(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
@@ -142,7 +135,9 @@ def servers(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
             url = f"http://127.0.0.1:{port}"
             cmd = server_command(server, "bare:app", port, factory=False)
             with running(cmd, env, run_dir / "bare.log", port) as proc:
-                row["bare"] = wrk(url, "none", args.duration, run_dir / "bare-wrk.txt", proc.pid)
+                row["bare"] = wrk(
+                    args, url, "none", args.duration, run_dir / "bare-wrk.txt", proc.pid
+                )
                 row["bare_1000"] = crowd(url, "none", args.duration, run_dir / "bare-1000.txt")
             # The service: `serve` makes the database, the partner and its key, then stops.
             with contextlib.ExitStack() as inner:
@@ -164,10 +159,10 @@ def servers(args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
                 cmd = server_command(server, target, port, factory=True)
                 with running(cmd, env, run_dir / "service.log", port) as proc:
                     key = run.server.api_key
-                    wrk(url, key, args.warmup, run_dir / "service-warmup.txt", proc.pid)
+                    wrk(args, url, key, args.warmup, run_dir / "service-warmup.txt", proc.pid)
                     run.analyze()
                     row["service"] = wrk(
-                        url, key, args.duration, run_dir / "service-wrk.txt", proc.pid
+                        args, url, key, args.duration, run_dir / "service-wrk.txt", proc.pid
                     )
                     row["service_1000"] = crowd(
                         url, key, args.duration, run_dir / "service-1000.txt"
@@ -201,8 +196,6 @@ class Address(msgspec.Struct):
     state: str | None = None
     postal_code: str | None = None
     country: str | None = None
-
-Text = msgspec.Meta(max_length=255)
 
 class History(msgspec.Struct):
     email: str | None = None
@@ -240,11 +233,7 @@ out = {
 print("CODECS_JSON " + json.dumps(out))
 """
     proc = sh([str(BIN / "python"), "-c", code, str(BENCH_DIR / "imprint_bench")], timeout=300)
-    found = re.search(r"^CODECS_JSON (.*)$", proc.stdout, re.M)
-    if not found:
-        raise BenchError(f"codecs: no figures:\n{proc.stdout}{proc.stderr}")
-    result: dict[str, float] = json.loads(found.group(1))
-    return result
+    return marked_json(proc.stdout + proc.stderr, "CODECS_JSON", "the codecs' timing")
 
 
 def hot_path() -> dict[str, float]:
@@ -307,11 +296,7 @@ async def main():
 asyncio.run(main())
 """
     proc = sh([str(BIN / "python"), "-c", code], timeout=600)
-    found = re.search(r"^HOTPATH_JSON (.*)$", proc.stdout, re.M)
-    if not found:
-        raise BenchError(f"hot path: no figures:\n{proc.stdout}{proc.stderr}")
-    result: dict[str, float] = json.loads(found.group(1))
-    return result
+    return marked_json(proc.stdout + proc.stderr, "HOTPATH_JSON", "the hot path's timing")
 
 
 def report(rows: list[dict[str, Any]], codec: dict[str, float], hot: dict[str, float]) -> str:
@@ -333,8 +318,8 @@ def report(rows: list[dict[str, Any]], codec: dict[str, float], hot: dict[str, f
         )
     lines += [
         "",
-        "Hot-path codecs, microseconds per call (the create-session body; msgspec without the "
-        "e-mail and phone checks):",
+        "Hot-path codecs, microseconds per call (the create-session body; msgspec with the same "
+        "fields and types, without the length limits or the e-mail and phone checks):",
         "",
         "| | pydantic (the service's model) | msgspec Struct |",
         "|---|--:|--:|",

@@ -33,7 +33,7 @@ from imprint_bench.budget import (
     start_syscall_counter,
 )
 from imprint_bench.budget import table as budget_table
-from imprint_bench.common import BENCH_DIR, BIN, ROOT, BenchError, sh
+from imprint_bench.common import BENCH_DIR, BIN, ROOT, BenchError, marked_json, sh
 from imprint_bench.proc import group_cpu, run_load, wait_for_quiet
 from imprint_bench.server import Server
 
@@ -244,10 +244,7 @@ def wrk_command(
 
 def wrk_stats(out: str, log_path: Path) -> dict[str, Any]:
     """wrk's figures (from the lua script's done()); any non-2xx or socket error fails."""
-    found = re.search(r"^BENCH_JSON (.*)$", out, re.M)
-    if not found:
-        raise BenchError(f"wrk printed no figures (see {log_path}):\n{out[-2000:]}")
-    stats: dict[str, Any] = json.loads(found.group(1))
+    stats = marked_json(out, "BENCH_JSON", "wrk", log_path)
     if stats.get("exhausted"):
         raise BenchError(
             f"wrk ran out of fresh client secrets ({stats['exhausted']} requests had none; the "
@@ -459,12 +456,7 @@ def client_path_scenario(args: argparse.Namespace, run: Running) -> dict[str, An
         )
 
     def parse(out: str, log: Path, *, measured: bool = True) -> dict[str, Any]:
-        found = re.search(r"^PATH_JSON (.*)$", out, re.M)
-        if not found:
-            raise BenchError(
-                f"the client-path driver printed no figures (see {log}):\n{out[-2000:]}"
-            )
-        result: dict[str, Any] = json.loads(found.group(1))
+        result = marked_json(out, "PATH_JSON", "the client-path driver", log)
         if "error" in result or (measured and not result["paths"]):
             raise BenchError(f"client_path: {result.get('error', 'no path completed')} (see {log})")
         return result
@@ -569,11 +561,7 @@ def sqlite_bar(args: argparse.Namespace, scenario: str, run: Running) -> dict[st
         )
 
     def parse(out: str) -> dict[str, Any]:
-        found = re.search(r"^LOOP_JSON (.*)$", out, re.M)
-        if not found:
-            raise BenchError(f"the sqlite3 loop printed no figures:\n{out[-2000:]}")
-        figures: dict[str, Any] = json.loads(found.group(1))
-        return figures
+        return marked_json(out, "LOOP_JSON", "the sqlite3 loop")
 
     env = module_env()
     parse(run_load(command(args.warmup), args.warmup, run.run_dir / "loop-warmup.txt", env=env)[0])
@@ -634,30 +622,40 @@ def overload_scenario(args: argparse.Namespace, backend: Backend, out: Path) -> 
 
 def drive(run: Running, connections: int, seconds: int, label: str) -> dict[str, Any]:
     """One run of the overload driver against ``run``'s server; its figures and the cores."""
-    cmd = module_command(
-        "overload",
-        "--url",
+    return run_overload_driver(
         run.server.base_url,
-        "--connections",
-        str(connections),
-        "--seconds",
-        str(seconds),
-        "--warmup",
-        "1",
+        run.server.api_key,
+        connections,
+        seconds,
+        run.run_dir / f"overload-{label}.txt",
+        server_pgid=run.server.pgid,
+        dbname=run.dbname,
     )
-    log = run.run_dir / f"overload-{label}.txt"
+
+
+def run_overload_driver(
+    url: str,
+    api_key: str,
+    connections: int,
+    seconds: int,
+    log: Path,
+    *,
+    server_pgid: int | None = None,
+    dbname: str | None = None,
+) -> dict[str, Any]:
+    """``imprint_bench.overload`` at ``url`` (a second's warm-up, then ``seconds``): its figures,
+    and the cores used while it ran (the server's if ``server_pgid``)."""
+    cmd = module_command("overload", "--url", url, "--connections", str(connections),
+                         "--seconds", str(seconds), "--warmup", "1")  # fmt: skip
     output, cores = run_load(
         cmd,
         seconds + 1,
         log,
-        env=module_env(IMPRINT_API_KEY=run.server.api_key),
-        server_pgid=run.server.pgid,
-        dbname=run.dbname,
+        env=module_env(IMPRINT_API_KEY=api_key),
+        server_pgid=server_pgid,
+        dbname=dbname,
     )
-    found = re.search(r"^OVERLOAD_JSON (.*)$", output, re.M)
-    if not found:
-        raise BenchError(f"the overload driver printed no figures (see {log})")
-    result: dict[str, Any] = json.loads(found.group(1))
+    result = marked_json(output, "OVERLOAD_JSON", "the overload driver", log)
     result["cores"] = cores
     return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import urllib.error
@@ -27,6 +28,17 @@ def sh(cmd: list[str], *, timeout: float = 120, **kw: Any) -> subprocess.Complet
     if proc.returncode != 0:
         raise BenchError(f"{' '.join(cmd[:3])} ... failed:\n{proc.stdout}{proc.stderr}")
     return proc
+
+
+def marked_json(output: str, marker: str, what: str, log: Path | str = "") -> dict[str, Any]:
+    """The JSON object a tool printed on its one ``<marker> {...}`` line; BenchError naming
+    ``what`` (and the log) with the output's tail if it printed none."""
+    found = re.search(rf"^{marker} (.*)$", output, re.M)
+    if not found:
+        where = f" (see {log})" if log else ""
+        raise BenchError(f"{what} printed no figures{where}:\n{output[-2000:]}")
+    figures: dict[str, Any] = json.loads(found.group(1))
+    return figures
 
 
 def free_port() -> int:
