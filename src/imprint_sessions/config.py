@@ -89,8 +89,9 @@ class Settings(BaseSettings):
         description="How long a request waits for one of max_in_flight places before its 503",
     )
     # The standard library's loop is fair to every connection when the process is saturated;
-    # uvloop starved some past a 2 s timeout at 1,000 connections, for no measurable gain in
-    # throughput at 64 (BENCHMARKS.md, "Overload"). uvloop stays available.
+    # uvloop starved some past a 2 s timeout at 1,000 connections. At 64 the two overlap run to
+    # run but for new-customer creates, a little faster on uvloop (BENCHMARKS.md, "Overload"):
+    # uvloop stays available for a deployment that is never saturated.
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     max_body_bytes: int = Field(default=65_536, ge=1024)
