@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import anyio
+import pytest
 
 from client_api.flow import bearer, exchange, execute, new_session, without_timestamp
 from conftest import DatabaseInspector, Harness
 from imprint_sessions.clock import ManualClock, rfc3339_ms
+from imprint_sessions.config import Settings
 from imprint_sessions.logs import CLIENT_ACCESS_TOKEN_RE
 
 INVALID_SECRET = {
@@ -18,6 +20,14 @@ INVALID_SECRET = {
     "status": 401,
     "error_code": "INVALID_CLIENT_SECRET",
 }
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Room for the 200 exchanges sent at once: this module tests their exactly-once outcome,
+    not load shedding (on a busy machine 72 of them waited past IMPRINT_MAX_QUEUE_SECONDS and
+    one was answered 503)."""
+    return settings.model_copy(update={"max_in_flight": 1000})
 
 
 async def test_first_exchange_returns_a_credential_bound_to_the_session(
