@@ -171,6 +171,9 @@ def splice(secret: str, other: str) -> str:
 
 
 def start_two_workers(deployment: Deployment) -> tuple[Server, str]:
+    # A place for every racer in each process: one left waiting for a place on a busy machine is
+    # shed with a 503 after IMPRINT_MAX_QUEUE_SECONDS, and a shed racer is not in the race.
+    deployment.env["IMPRINT_MAX_IN_FLIGHT"] = str(RACERS)
     server = deployment.start("--workers", "2")
     return server, server.api_key()
 
