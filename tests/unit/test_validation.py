@@ -10,7 +10,8 @@ import phonenumbers
 import pycountry
 import pydantic
 import pytest
-from hypothesis import assume, given, reject
+from email_validator import validate_email
+from hypothesis import assume, example, given, reject
 from hypothesis import strategies as st
 
 from imprint_sessions.validation import (
@@ -33,6 +34,7 @@ from imprint_sessions.validation import (
     POSTAL_CODE_MAX_LENGTH,
     SOURCE_MAX_LENGTH,
     TIMESTAMP_MESSAGE,
+    is_common_email,
     parse_rfc3339_timestamp,
     validation_details,
 )
@@ -262,6 +264,75 @@ def test_email_over_max_length_is_rejected_by_length() -> None:
     assert details_for(history(email=email)) == [
         f"customer_history.email: must be at most {EMAIL_MAX_LENGTH} characters"
     ]
+
+
+_LOCAL_CHARS = st.sampled_from("aZ09_+-.'!#~")
+_LABEL_CHARS = st.sampled_from("aZ09-")
+_EDGE_LABELS = ["xn--bcher-kva", "ab--cd", "a--b", "-a", "a-", "a" * 63, "a" * 64]
+_TLDS = ["com", "io", "Co", "test", "localhost", "onion", "local", "arpa", "invalid", "123", "c"]
+
+
+@st.composite
+def email_like(draw: st.DrawFn) -> str:
+    """Strings near the common address shape, edges included: special-use names, Punycode and
+    ``--`` labels, hyphens at a label's ends, numeric TLDs, labels and parts over their limits."""
+    local = draw(st.text(_LOCAL_CHARS, min_size=1, max_size=70))
+    labels = draw(
+        st.lists(
+            st.one_of(
+                st.text(_LABEL_CHARS, min_size=1, max_size=66), st.sampled_from(_EDGE_LABELS)
+            ),
+            max_size=4,
+        )
+    )
+    tld = draw(st.one_of(st.sampled_from(_TLDS), st.text(_LABEL_CHARS, min_size=1, max_size=4)))
+    padding = draw(st.sampled_from(["", "b" * 60 + ".", ("c" * 62 + ".") * 3]))
+    return f"{local}@{padding}{''.join(label + '.' for label in labels)}{tld}"
+
+
+@given(email_like())
+@example("a" * 64 + "@" + ("b" * 62 + ".") * 3 + "com")  # 257 characters, past the limit
+@example("a@ab--cd.com")
+@example("a@example.test")
+@example("a@" + "a" * 64 + ".io")
+def test_every_address_the_fast_path_accepts_the_library_accepts(value: str) -> None:
+    if is_common_email(value):
+        validate_email(value, check_deliverability=False)  # raises if the library disagrees
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "customer@example.com",
+        "first.last+tag@sub.example.co.uk",
+        "Jane_Doe-1@Example.COM",
+        "x@" + "a" * 63 + ".io",
+    ],
+)
+def test_the_common_address_takes_the_fast_path(email: str) -> None:
+    assert is_common_email(email)
+
+
+@pytest.mark.parametrize(
+    ("email", "valid"),
+    [
+        ("o'brien@example.com", True),  # atext beyond the fast path's
+        ("jürgen@bücher.de", True),  # Unicode
+        ("a@xn--bcher-kva.de", True),  # Punycode
+        ("a@ab--c.com", False),  # an R-LDH label
+        ("a@example.test", False),  # special-use
+        ("a@sub.localhost", False),
+        ("a@example.123", False),  # a TLD ends in a letter
+        ("a@-example.com", False),
+        ("a@" + "a" * 64 + ".io", False),  # a label over 63
+    ],
+)
+def test_an_address_the_fast_path_declines_gets_the_librarys_answer(
+    email: str, valid: bool
+) -> None:
+    assert not is_common_email(email)
+    expected = [] if valid else [f"customer_history.email: {EMAIL_MESSAGE}"]
+    assert details_for(history(email=email)) == expected
 
 
 # --- Phone ---------------------------------------------------------------------------------------
