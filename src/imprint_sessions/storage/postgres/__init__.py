@@ -14,8 +14,8 @@ import asyncpg
 
 from imprint_sessions.storage.postgres.runner import (
     UNAVAILABLE,
+    FairPool,
     Runner,
-    acquire,
     discard,
     guarded,
     is_closed,
@@ -61,12 +61,12 @@ class PostgresDatabase:
         wrap: Callable[[SqlRunner], SqlRunner] | None = None,
         on_pool_wait: Callable[[float], None] | None = None,
     ) -> None:
-        self._pool = pool
+        self._pool = FairPool(pool)
         self._acquire_timeout = acquire_timeout
         self._wrap = wrap or (lambda runner: runner)
         self._on_pool_wait = on_pool_wait
         self.repositories = SqlRepositories(
-            self._wrap(Runner(pool, acquire_timeout, on_pool_wait=on_pool_wait))
+            self._wrap(Runner(self._pool, acquire_timeout, on_pool_wait=on_pool_wait))
         )
 
     @classmethod
@@ -115,7 +115,7 @@ class PostgresDatabase:
         is discarded; a ROLLBACK that fails discards it too (the server then rolls back), so a
         failed rollback never replaces the error that caused it.
         """
-        connection = await acquire(self._pool, self._acquire_timeout, self._on_pool_wait)
+        connection = await self._pool.acquire(self._acquire_timeout, self._on_pool_wait)
         uow: PostgresUnitOfWork | None = None
         try:
             await guarded(connection, lambda c: c.execute("BEGIN"))
@@ -137,8 +137,7 @@ class PostgresDatabase:
 
     def pool_usage(self) -> tuple[int, int]:
         """Connections checked out of the pool, and the most it may hold."""
-        pool = self._pool
-        return pool.get_size() - pool.get_idle_size(), pool.get_max_size()
+        return self._pool.usage()
 
     async def close(self) -> None:
-        await self._pool.close()
+        await self._pool.pool.close()

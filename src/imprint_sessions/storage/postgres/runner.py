@@ -68,21 +68,51 @@ def is_closed(connection: asyncpg.Connection) -> bool:
         return True
 
 
-async def acquire(
-    pool: asyncpg.Pool,
-    wait_seconds: float,
-    on_wait: Callable[[float], None] | None = None,
-) -> asyncpg.Connection:
-    """A pooled connection within ``wait_seconds`` (waiting and connecting), else a 503;
-    ``on_wait`` is told how long it waited (the pool-wait metric), also when it gave up."""
-    started = time.perf_counter() if on_wait is not None else 0.0
-    try:
-        return await pool.acquire(timeout=wait_seconds)
-    except UNAVAILABLE as exc:
-        raise unavailable(exc, acquire_timeout=wait_seconds) from exc
-    finally:
-        if on_wait is not None:
-            on_wait(time.perf_counter() - started)
+class FairPool:
+    """asyncpg's pool, its connections handed out in the order they were asked for.
+
+    asyncpg's own queue is not fair: a released connection goes to whichever request asks next,
+    and the waiter woken for it, finding it taken, goes back to the end of the line. With 64
+    requests sharing 16 connections that left some waiting for hundreds of milliseconds while
+    newer ones went first (BENCHMARKS.md, "Fair turns for the pool"). A semaphore of the pool's
+    size goes first: asyncio's hands a released place straight to its longest waiter, so the
+    pool's own queue never has anyone waiting in it.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._turns = asyncio.Semaphore(pool.get_max_size())
+
+    async def acquire(
+        self, wait_seconds: float, on_wait: Callable[[float], None] | None = None
+    ) -> asyncpg.Connection:
+        """A pooled connection within ``wait_seconds`` (waiting and connecting), else a 503;
+        ``on_wait`` is told how long it waited (the pool-wait metric), also when it gave up."""
+        started = time.perf_counter() if on_wait is not None else 0.0
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await self._turns.acquire()
+                try:
+                    return await self.pool.acquire()
+                except BaseException:
+                    self._turns.release()
+                    raise
+        except UNAVAILABLE as exc:
+            raise unavailable(exc, acquire_timeout=wait_seconds) from exc
+        finally:
+            if on_wait is not None:
+                on_wait(time.perf_counter() - started)
+
+    async def release(self, connection: asyncpg.Connection) -> None:
+        try:
+            await self.pool.release(connection)
+        finally:
+            self._turns.release()
+
+    def usage(self) -> tuple[int, int]:
+        """Connections checked out of the pool, and the most it may hold."""
+        pool = self.pool
+        return pool.get_size() - pool.get_idle_size(), pool.get_max_size()
 
 
 async def guarded(
@@ -112,7 +142,7 @@ class Runner:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: FairPool,
         acquire_timeout: float,
         connection: asyncpg.Connection | None = None,
         *,
@@ -126,7 +156,7 @@ class Runner:
     async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         if self._connection is not None:
             return await guarded(self._connection, work)
-        connection = await acquire(self._pool, self._acquire_timeout, self._on_pool_wait)
+        connection = await self._pool.acquire(self._acquire_timeout, self._on_pool_wait)
         try:
             return await guarded(connection, work)
         finally:
@@ -171,15 +201,14 @@ class Runner:
         """Readiness: 503 at once if every pooled connection is busy, else ``SELECT 1`` within
         ``READINESS_TIMEOUT_SECONDS`` (never the full acquire timeout: probes must be quick)."""
         pool = self._pool
-        busy = pool.get_size() - pool.get_idle_size()
-        if busy >= pool.get_max_size():
+        busy, size = pool.usage()
+        if busy >= size:
             raise ServiceUnavailable(
-                f"database: connection pool exhausted ({busy} of {pool.get_max_size()} "
-                "connections in use)",
+                f"database: connection pool exhausted ({busy} of {size} connections in use)",
                 retry_after=RETRY_AFTER_SECONDS,
             )
         timeout = min(READINESS_TIMEOUT_SECONDS, self._acquire_timeout)
-        connection = await acquire(pool, timeout)
+        connection = await pool.acquire(timeout)
         try:
             await guarded(connection, lambda c: c.fetchval("SELECT 1", timeout=timeout))
         finally:
