@@ -103,14 +103,14 @@ def main() -> int:
     p.add_argument("--pool-size", type=int, default=0)
     args = p.parse_args()
 
-    from imprint_sessions.storage.sqlite.runner import Runner, connect
+    from imprint_sessions.storage.sqlite.runner import Handles, Runner, connect
     from imprint_sessions.storage.store import SqlRepositories
 
     conn = connect(args.db, args.synchronous)
     # The service's runner, bound to one in-place handle (as inside a unit of work): the same
     # statements and transactions, with no thread hop.
     handle = _InPlaceHandle(conn)
-    repos = SqlRepositories(Runner(asyncio.Queue(), handle, write_lock=asyncio.Lock()))  # type: ignore[arg-type]
+    repos = SqlRepositories(Runner(Handles([]), handle, write_lock=asyncio.Lock()))  # type: ignore[arg-type]
     template = _template(conn, args.template_id)
     base = _new_session(template)
     partner_id = template["s"]["partner_id"]

@@ -54,7 +54,7 @@ def _first_statement(method: str, *args: Any, **kwargs: Any) -> tuple[str, tuple
 
         connection = _RecordingConnection()
         # A runner inside a "transaction" on the recording connection: no pool is touched.
-        runner = Runner(None, 1.0, connection)
+        runner = Runner(None, 1.0, connection)  # type: ignore[arg-type]
         repos = SqlRepositories(runner)
         call = getattr(repos, method)(*args, **kwargs)
     except (ImportError, AttributeError, TypeError) as exc:

@@ -1,13 +1,15 @@
-"""PostgreSQL's pooled connections go to requests in the order they asked for one.
+"""Pooled connections go to requests in the order they asked for one, on both stores.
 
-asyncpg's own pool lets a request that asks while the longest waiter is being woken take the
-connection first (the waiter goes back to the end of the line); under load that put some
-requests behind hundreds of newer ones. ``FairPool`` puts a FIFO queue in front of it.
+asyncpg's own pool, like an ``asyncio.Queue`` of SQLite connections, lets a request that asks
+while the longest waiter is being woken take the connection first (the waiter goes back to the
+end of the line); under load that put some requests behind hundreds of newer ones
+(BENCHMARKS.md, "Fair turns for the pool"). ``FairPool`` and ``Handles`` hand them out in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from imprint_sessions.errors import ServiceUnavailable
 from imprint_sessions.storage.postgres import _keep_session_state
 from imprint_sessions.storage.postgres.runner import FairPool
+from imprint_sessions.storage.sqlite.runner import Handle, Handles
 from imprint_sessions.storage.urls import asyncpg_dsn
 
 WAIT_SECONDS = 5.0
@@ -112,3 +115,27 @@ async def test_a_connection_that_cannot_be_opened_gives_its_place_back(
                 await pool.acquire(WAIT_SECONDS)
     finally:
         await raw.close()
+
+
+async def test_sqlite_a_connection_put_back_goes_to_the_longest_waiter(tmp_path: Path) -> None:
+    handles = Handles([Handle(tmp_path / "imprint.sqlite3", "FULL")])
+    order: list[str] = []
+
+    async def ask(name: str) -> None:
+        handle = await handles.checkout()
+        order.append(name)
+        handles.checkin(handle)
+
+    held = await handles.checkout()
+    waiter = asyncio.create_task(ask("waiter"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # A newcomer scheduled just before the connection comes back runs first: an asyncio.Queue
+    # would give it the connection, ahead of the waiter.
+    newcomer = asyncio.create_task(ask("newcomer"))
+    handles.checkin(held)
+    await asyncio.wait_for(asyncio.gather(waiter, newcomer), WAIT_SECONDS)
+    assert order == ["waiter", "newcomer"]
+    assert handles.usage() == (0, 1)
+    for handle in handles.all:
+        await handle.close()

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from imprint_sessions.storage.sql import Runner as SqlRunner
-from imprint_sessions.storage.sqlite.runner import Handle, Runner, checkout, write_turn
+from imprint_sessions.storage.sqlite.runner import Handle, Handles, Runner, write_turn
 from imprint_sessions.storage.store import SqlRepositories
 
 
@@ -40,10 +40,7 @@ class SqliteDatabase:
         on_pool_wait: Callable[[float], None] | None = None,
     ) -> None:
         self.path = path
-        self._pool: asyncio.Queue[Handle] = asyncio.Queue()
-        self._handles = [Handle(path, synchronous) for _ in range(pool_size)]
-        for handle in self._handles:
-            self._pool.put_nowait(handle)
+        self._pool = Handles([Handle(path, synchronous) for _ in range(pool_size)])
         self._wrap = wrap or (lambda runner: runner)
         self._on_pool_wait = on_pool_wait
         self._write_lock = asyncio.Lock()  # this process's writers, one at a time (runner.py)
@@ -56,7 +53,7 @@ class SqliteDatabase:
         """One ``BEGIN IMMEDIATE`` transaction, holding this process's write lock; leaving
         without ``commit()`` rolls it back."""
         async with write_turn(self._write_lock):
-            handle = await checkout(self._pool, self._on_pool_wait)
+            handle = await self._pool.checkout(self._on_pool_wait)
             uow: SqliteUnitOfWork | None = None
             try:
                 await handle.run(lambda c: c.execute("BEGIN IMMEDIATE"))
@@ -68,12 +65,12 @@ class SqliteDatabase:
                     if uow is not None and not uow.committed:
                         await handle.run(lambda c: c.execute("ROLLBACK"))
                 finally:
-                    self._pool.put_nowait(handle)
+                    self._pool.checkin(handle)
 
     def pool_usage(self) -> tuple[int, int]:
         """Connections checked out of the pool, and the most it may hold."""
-        return len(self._handles) - self._pool.qsize(), len(self._handles)
+        return self._pool.usage()
 
     async def close(self) -> None:
-        for handle in self._handles:
+        for handle in self._pool.all:
             await handle.close()

@@ -14,6 +14,7 @@ to 100 ms, so writers racing for it on several connections lost most of their ti
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import logging
@@ -159,17 +160,39 @@ async def write_turn(lock: asyncio.Lock) -> AsyncIterator[None]:
         lock.release()
 
 
-async def checkout(
-    pool: asyncio.Queue[Handle], on_wait: Callable[[float], None] | None = None
-) -> Handle:
-    """A free connection; ``on_wait`` is told how long it took (the pool-wait metric)."""
-    if on_wait is None:
-        return await pool.get()
-    started = time.perf_counter()
-    try:
-        return await pool.get()
-    finally:
-        on_wait(time.perf_counter() - started)
+class Handles:
+    """The pool's connections, handed out in the order they were asked for.
+
+    An ``asyncio.Queue`` of them would not be fair: a connection put back goes to whichever
+    request asks next, and the waiter woken for it, finding it taken, goes to the back of the line
+    (the same as asyncpg's: ``postgres.runner.FairPool``). A semaphore counts the free ones and
+    asyncio's hands a released place straight to its longest waiter.
+    """
+
+    def __init__(self, handles: list[Handle]) -> None:
+        self.all = tuple(handles)
+        self._free = collections.deque(handles)  # in turn, as the queue it replaces took them
+        self._turns = asyncio.Semaphore(len(handles))
+
+    async def checkout(self, on_wait: Callable[[float], None] | None = None) -> Handle:
+        """A free connection; ``on_wait`` is told how long it took (the pool-wait metric)."""
+        if on_wait is None:
+            await self._turns.acquire()
+        else:
+            started = time.perf_counter()
+            try:
+                await self._turns.acquire()
+            finally:
+                on_wait(time.perf_counter() - started)
+        return self._free.popleft()  # a place taken is a connection free: there is one
+
+    def checkin(self, handle: Handle) -> None:
+        self._free.append(handle)
+        self._turns.release()
+
+    def usage(self) -> tuple[int, int]:
+        """Connections checked out, and how many there are."""
+        return len(self.all) - len(self._free), len(self.all)
 
 
 class Runner:
@@ -180,7 +203,7 @@ class Runner:
 
     def __init__(
         self,
-        pool: asyncio.Queue[Handle],
+        pool: Handles,
         handle: Handle | None = None,
         *,
         write_lock: asyncio.Lock,
@@ -194,11 +217,11 @@ class Runner:
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._handle is not None:
             return await self._handle.run(work)
-        handle = await checkout(self._pool, self._on_pool_wait)
+        handle = await self._pool.checkout(self._on_pool_wait)
         try:
             return await handle.run(work)
         finally:
-            self._pool.put_nowait(handle)
+            self._pool.checkin(handle)
 
     async def read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         return await self.run(lambda conn: conn.execute(sql, args).fetchall())
