@@ -381,9 +381,6 @@ def create_app(
 POOL_SAMPLE_SECONDS = 1.0
 
 
-_frozen = False
-
-
 def _freeze_start_up_objects() -> None:
     """Leave what start-up built (modules, models, schemas, compiled statements: most of the
     process's objects) out of every later garbage collection, once per process.
@@ -394,11 +391,9 @@ def _freeze_start_up_objects() -> None:
     the standard library's documentation says to do this for a server. Once: the tests start
     hundreds of apps in one process, and each ``gc.collect`` here costs tens of milliseconds.
     """
-    global _frozen
-    if not _frozen:
+    if gc.get_freeze_count() == 0:
         gc.collect()  # first, so the garbage start-up left is not kept for good
         gc.freeze()
-        _frozen = True
 
 
 async def _sample_pool_usage(database: Database) -> None:

@@ -166,7 +166,7 @@ _FORMAT_CACHE_SIZE: Final = 4096
 
 # The common address, checked without the library: an ASCII dot-atom local part of letters,
 # digits and ``_+-``, and a domain of hostname labels ending in an alphabetic TLD. Every address
-# this accepts, the library accepts too (tests/unit/test_validation.py proves it over generated
+# this accepts, the library accepts too (tests/unit/test_validation.py checks it over generated
 # ones), and anything else (other local-part characters, Unicode, ``--`` in a label, which
 # Punycode and RFC 5891 give meanings to) goes to the library; a new customer's address then
 # costs about 1 µs instead of about 35 (BENCHMARKS.md, "The CPU budget per request").

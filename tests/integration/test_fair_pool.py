@@ -36,16 +36,25 @@ async def one_connection(pg_database_url: str) -> asyncpg.Pool:
         await pool.close()
 
 
+async def take_turn(
+    pool: FairPool, order: list[object], name: object, *, statement: str | None = None
+) -> None:
+    """Take a connection, note who got it, run ``statement`` on it if given, give it back."""
+    connection = await pool.acquire(WAIT_SECONDS)
+    order.append(name)
+    if statement is not None:
+        await connection.fetchval(statement)
+    await pool.release(connection)
+
+
 async def test_a_released_connection_goes_to_the_longest_waiter_not_to_a_newcomer(
     one_connection: asyncpg.Pool,
 ) -> None:
     pool = FairPool(one_connection)
-    order: list[str] = []
+    order: list[object] = []
 
     async def ask(name: str) -> None:
-        connection = await pool.acquire(WAIT_SECONDS)
-        order.append(name)
-        await pool.release(connection)
+        await take_turn(pool, order, name)
 
     held = await pool.acquire(WAIT_SECONDS)
     waiter = asyncio.create_task(ask("waiter"))
@@ -65,17 +74,12 @@ async def test_many_waiters_are_served_in_the_order_they_asked(
     one_connection: asyncpg.Pool,
 ) -> None:
     pool = FairPool(one_connection)
-    order: list[int] = []
+    order: list[object] = []
 
     async def ask(number: int) -> None:
-        connection = await pool.acquire(WAIT_SECONDS)
-        order.append(number)
-        await connection.fetchval("SELECT 1")
-        await pool.release(connection)
+        await take_turn(pool, order, number, statement="SELECT 1")
         # Straight back in line, as a busy client's next request would be.
-        connection = await pool.acquire(WAIT_SECONDS)
-        order.append(number)
-        await pool.release(connection)
+        await take_turn(pool, order, number)
 
     held = await pool.acquire(WAIT_SECONDS)
     tasks = []

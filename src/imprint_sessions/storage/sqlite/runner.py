@@ -176,13 +176,11 @@ class Handles:
 
     async def checkout(self, on_wait: Callable[[float], None] | None = None) -> Handle:
         """A free connection; ``on_wait`` is told how long it took (the pool-wait metric)."""
-        if on_wait is None:
+        started = time.perf_counter()
+        try:
             await self._turns.acquire()
-        else:
-            started = time.perf_counter()
-            try:
-                await self._turns.acquire()
-            finally:
+        finally:
+            if on_wait is not None:
                 on_wait(time.perf_counter() - started)
         return self._free.popleft()  # a place taken is a connection free: there is one
 
